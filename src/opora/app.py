@@ -1,0 +1,60 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from opora import __version__
+from opora.kit.http import UnitOfWorkMiddleware, install_error_handlers
+from opora.runtime import Runtime, build_runtime
+
+log = logging.getLogger(__name__)
+
+
+def create_app(runtime: Runtime | None = None, *, run_worker: bool | None = None) -> FastAPI:
+    """Build the app around a runtime.
+
+    ``run_worker`` starts in-process job workers for the embedded shape; it defaults to the
+    ``OPORA_EMBEDDED_WORKER`` setting. Tests pass their own runtime and usually no worker.
+    """
+    runtime = runtime or build_runtime()
+    want_worker = runtime.settings.embedded_worker if run_worker is None else run_worker
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        worker = None
+        if want_worker:
+            from opora.jobs.worker import Worker  # noqa: PLC0415  (only the serving process needs it)
+
+            worker = Worker(runtime, concurrency=runtime.settings.worker_concurrency)
+            await worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await worker.stop()
+            await runtime.close()
+
+    app = FastAPI(
+        title="Opora",
+        version=__version__,
+        description="Omnichannel customer-support desk: REST API v1.",
+        lifespan=lifespan,
+        docs_url=None,  # the bundled Swagger UI loads from a CDN; /openapi.json is the contract
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    _include_routers(app)
+    app.add_middleware(UnitOfWorkMiddleware, database=runtime.db)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    # One line per feature module; each router carries its own prefix and tags.
+    pass

@@ -1,0 +1,108 @@
+"""Settings read from ``OPORA_*`` environment variables (and an optional ``.env`` file)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_FILE = "secret.key"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPORA_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("./opora-data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    default_language: str = "ru"
+    default_timezone: str = "Europe/Moscow"
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Embedded mode runs job workers inside `opora serve`; the scaled shape turns this off
+    # and starts `opora worker` processes instead.
+    embedded_worker: bool = True
+    worker_concurrency: int = Field(default=4, ge=1, le=64)
+    job_lease_seconds: int = Field(default=60, ge=1)
+    job_poll_seconds: float = Field(default=1.0, gt=0)
+
+    max_attachment_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
+    max_text_chars: int = Field(default=100_000, ge=1)
+    reopen_window_days: int = Field(default=7, ge=0)
+    session_days: int = Field(default=14, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_seconds: int = Field(default=900, ge=1)
+
+    @field_validator("default_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        if value not in ("ru", "en"):
+            raise ValueError("must be 'ru' or 'en'")
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'opora.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    def ensure_data_dir(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated once and kept in the data dir.
+
+        Generated keys must survive restarts: channel secrets are encrypted with it.
+        """
+        if self.secret_key:
+            return self.secret_key
+        self.ensure_data_dir()
+        path = self.data_dir / SECRET_FILE
+        if path.exists():
+            return path.read_text().strip()
+        key = secrets.token_urlsafe(48)
+        # Create exclusively so that two processes starting together agree on one key.
+        try:
+            with path.open("x") as handle:
+                handle.write(key)
+            path.chmod(0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        return key
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual spellings and pick the async drivers we ship."""
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.split(":///", 1)[1]
+    return url

@@ -1,0 +1,191 @@
+"""Engines, the declarative base and the unit of work.
+
+One request or one job is one transaction (DESIGN invariant 2): application code never commits;
+the unit of work commits once at the end and only then runs its after-commit hooks (bus
+publishes, worker wake-ups), so nothing leaves the process for a transaction that rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol
+
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+from opora.kit.time import as_utc
+
+log = logging.getLogger(__name__)
+
+# Stable constraint names: Alembic needs them to alter tables on SQLite (batch mode).
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps are always stored and returned as tz-aware UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; Opora stores UTC-aware timestamps only")
+        return as_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Publisher(Protocol):
+    async def publish(self, topic: str, message: dict[str, Any]) -> None: ...
+
+
+Hook = Callable[[], Awaitable[None]]
+
+
+class Database:
+    """Holds the engine and the pieces a unit of work needs after commit."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.engine: AsyncEngine = _make_engine(url, echo=echo)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        self.publisher: Publisher | None = None
+        # Called after any commit that enqueued a job, so in-process workers start at once.
+        self.job_listeners: list[Callable[[], None]] = []
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _make_engine(url: str, *, echo: bool) -> AsyncEngine:
+    if not url.startswith("sqlite"):
+        return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take over transaction control from the driver so we can BEGIN IMMEDIATE below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A deferred transaction that later writes can fail at once with SQLITE_BUSY when another
+        # process holds the lock; IMMEDIATE waits for the lock instead (busy_timeout).
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class UnitOfWork:
+    """A session plus hooks that run only after a successful commit.
+
+    Use as ``async with db.uow() as uow:``; leaving the block normally commits, an exception
+    rolls back and drops the hooks.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.session: AsyncSession = database.sessions()
+        self._hooks: list[Hook] = []
+        self._enqueued_jobs = False
+        self._done = False
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database.is_sqlite
+
+    def after_commit(self, hook: Hook) -> None:
+        self._hooks.append(hook)
+
+    def publish(self, topic: str, message: dict[str, Any]) -> None:
+        """Queue a bus message that leaves only if this transaction commits."""
+        publisher = self.database.publisher
+        if publisher is None:
+            return
+
+        async def _send() -> None:
+            await publisher.publish(topic, message)
+
+        self._hooks.append(_send)
+
+    def note_job_enqueued(self) -> None:
+        self._enqueued_jobs = True
+
+    async def commit(self) -> None:
+        if self._done:
+            raise RuntimeError("unit of work already finished")
+        self._done = True
+        try:
+            await self.session.commit()
+        finally:
+            await self.session.close()
+        await self._run_hooks()
+
+    async def rollback(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._hooks.clear()
+        try:
+            await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    async def _run_hooks(self) -> None:
+        hooks, self._hooks = self._hooks, []
+        for hook in hooks:
+            try:
+                await hook()
+            except Exception:
+                # The transaction is committed; a lost live update must not turn it into an error.
+                log.exception("after-commit hook failed")
+        if self._enqueued_jobs:
+            for listener in self.database.job_listeners:
+                listener()
+
+    async def __aenter__(self) -> UnitOfWork:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None and not self._done:
+            await self.commit()
+        else:
+            await self.rollback()

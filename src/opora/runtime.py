@@ -1,0 +1,46 @@
+"""Everything a process shares: settings, the database, the bus, attachment storage, job tasks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from opora.config import Settings
+from opora.db import Database
+from opora.events.bus import EventBus, make_bus
+from opora.kit.crypto import SecretBox
+from opora.kit.storage import AttachmentStore
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    bus: EventBus
+    storage: AttachmentStore
+    secrets: SecretBox
+    started: bool = field(default=False)
+
+    async def start(self) -> None:
+        if not self.started:
+            await self.bus.start()
+            self.started = True
+
+    async def close(self) -> None:
+        await self.bus.close()
+        await self.db.dispose()
+        self.started = False
+
+
+def build_runtime(settings: Settings | None = None) -> Runtime:
+    settings = settings or Settings()
+    settings.ensure_data_dir()
+    db = Database(settings.resolved_database_url)
+    bus = make_bus(settings.redis_url)
+    db.publisher = bus
+    return Runtime(
+        settings=settings,
+        db=db,
+        bus=bus,
+        storage=AttachmentStore(settings.attachments_dir, max_bytes=settings.max_attachment_bytes),
+        secrets=SecretBox(settings.resolved_secret_key()),
+    )

@@ -1,0 +1,100 @@
+"""Shared fixtures.
+
+The backend is chosen per run: ``OPORA_TEST_BACKEND=sqlite`` (default) or ``postgres`` (real
+PostgreSQL, plus the Redis bus). CI runs the suite once with each. Every test gets a fresh runtime
+on a migrated database that is emptied after the test.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+import opora.models  # noqa: F401
+from opora.app import create_app
+from opora.config import Settings
+from opora.db import Base
+from opora.migrate import upgrade
+from opora.runtime import Runtime, build_runtime
+from tests.support import services
+
+BACKEND = os.environ.get("OPORA_TEST_BACKEND", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def backend() -> str:
+    if BACKEND not in ("sqlite", "postgres"):
+        raise pytest.UsageError("OPORA_TEST_BACKEND must be sqlite or postgres")
+    return BACKEND
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if backend == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "opora-test.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        upgrade(url)
+        yield url
+        return
+    name = f"opora_test_{uuid.uuid4().hex[:10]}"
+    url = services.create_pg_database(name)
+    upgrade(url)
+    yield url
+    services.drop_pg_database(name)
+
+
+@pytest.fixture(scope="session")
+def redis_url(backend: str) -> str | None:
+    if backend != "postgres":
+        return None
+    services.ensure_redis()
+    return services.REDIS_URL
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str | None, tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key="test-secret-key",
+        base_url="http://testserver",
+        embedded_worker=False,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    rt = build_runtime(settings)
+    await rt.start()
+    try:
+        yield rt
+    finally:
+        await _empty_tables(rt)
+        await rt.close()
+
+
+async def _empty_tables(rt: Runtime) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    async with rt.db.engine.begin() as conn:
+        if rt.db.is_sqlite:
+            for name in tables:
+                await conn.execute(text(f'DELETE FROM "{name}"'))
+        else:
+            quoted = ", ".join(f'"{n}"' for n in tables)
+            await conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(runtime, run_worker=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
