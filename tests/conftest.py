@@ -22,7 +22,7 @@ from opora.config import Settings
 from opora.db import Base
 from opora.migrate import upgrade
 from opora.runtime import Runtime, build_runtime
-from tests.support import services
+from tests.support import factories, services
 
 BACKEND = os.environ.get("OPORA_TEST_BACKEND", "sqlite")
 
@@ -98,3 +98,8 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+@pytest.fixture
+async def desk(runtime: Runtime) -> "factories.Desk":
+    return await factories.make_desk(runtime)

@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from opora import __version__
+from opora.agents import endpoints as agents_endpoints
+from opora.auth import endpoints as auth_endpoints
 from opora.kit.http import UnitOfWorkMiddleware, install_error_handlers
 from opora.runtime import Runtime, build_runtime
 
@@ -29,7 +31,7 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool | None = None
         await runtime.start()
         worker = None
         if want_worker:
-            from opora.jobs.worker import Worker  # noqa: PLC0415  (only the serving process needs it)
+            from opora.jobs.worker import Worker
 
             worker = Worker(runtime, concurrency=runtime.settings.worker_concurrency)
             await worker.start()
@@ -57,4 +59,5 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool | None = None
 
 def _include_routers(app: FastAPI) -> None:
     # One line per feature module; each router carries its own prefix and tags.
-    pass
+    app.include_router(auth_endpoints.router)
+    app.include_router(agents_endpoints.router)

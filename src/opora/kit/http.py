@@ -125,7 +125,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         fields = [
-            {"field": _field_name(tuple(err.get("loc", ()))), "reason": err.get("msg", ""), "type": err.get("type")}
+            {
+                "field": _field_name(tuple(err.get("loc", ()))),
+                "reason": err.get("msg", ""),
+                "type": err.get("type"),
+            }
             for err in exc.errors()
         ]
         return JSONResponse(
@@ -138,5 +142,7 @@ def install_error_handlers(app: FastAPI) -> None:
             exc.status_code, "http_error"
         )
         return JSONResponse(
-            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+            error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
         )
