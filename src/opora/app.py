@@ -11,6 +11,10 @@ from fastapi import FastAPI
 from opora import __version__
 from opora.agents import endpoints as agents_endpoints
 from opora.auth import endpoints as auth_endpoints
+from opora.channels import endpoints as channels_endpoints
+from opora.customers import endpoints as customers_endpoints
+from opora.tickets import endpoints as tickets_endpoints
+from opora.jobs.worker import Worker
 from opora.kit.http import UnitOfWorkMiddleware, install_error_handlers
 from opora.runtime import Runtime, build_runtime
 
@@ -31,8 +35,6 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool | None = None
         await runtime.start()
         worker = None
         if want_worker:
-            from opora.jobs.worker import Worker
-
             worker = Worker(runtime, concurrency=runtime.settings.worker_concurrency)
             await worker.start()
         try:
@@ -61,3 +63,6 @@ def _include_routers(app: FastAPI) -> None:
     # One line per feature module; each router carries its own prefix and tags.
     app.include_router(auth_endpoints.router)
     app.include_router(agents_endpoints.router)
+    app.include_router(customers_endpoints.router)
+    app.include_router(channels_endpoints.router)
+    app.include_router(tickets_endpoints.router)

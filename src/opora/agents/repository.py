@@ -79,7 +79,7 @@ async def member_ids(session: AsyncSession, team_id: int) -> list[int]:
 
 async def member_counts(session: AsyncSession) -> dict[int, int]:
     rows = await session.execute(select(TeamMember.team_id, func.count()).group_by(TeamMember.team_id))
-    return {team_id: count for team_id, count in rows.tuples()}
+    return {team_id: count for team_id, count in rows}
 
 
 async def get_calendar(session: AsyncSession, calendar_id: int) -> Calendar | None:

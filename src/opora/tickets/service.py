@@ -1,0 +1,371 @@
+"""Ticket use cases: create, read, change, reply, merge. Every change writes an event row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from opora.agents import repository as agents_repo
+from opora.agents.models import Role
+from opora.auth.permissions import Principal, can_assign_to, can_see_ticket
+from opora.customers import service as customers_service
+from opora.customers.models import Customer
+from opora.db import UnitOfWork
+from opora.events import service as events
+from opora.events.service import Actor, change
+from opora.jobs.service import enqueue
+from opora.kit.errors import Forbidden, InvalidInput, NotFound
+from opora.kit.html import sanitize_html
+from opora.kit.pagination import cursor_datetime, cursor_int, decode_cursor, encode_cursor
+from opora.kit.time import utcnow
+from opora.tickets import lifecycle, repository
+from opora.tickets.lifecycle import Status
+from opora.tickets.models import AuthorType, DeliveryStatus, Direction, Message, Ticket
+from opora.tickets.repository import TicketFilter
+from opora.tickets.schemas import (
+    AttachmentOut,
+    CustomerRef,
+    MessageIn,
+    MessageOut,
+    TicketCreate,
+    TicketOut,
+    TicketUpdate,
+)
+
+DELIVER_TASK = "messages.deliver"
+# An agent entering a customer's message by hand reopens a solved ticket whatever its age.
+MANUAL_REOPEN_WINDOW = timedelta.max
+
+
+async def visible_ticket(uow: UnitOfWork, principal: Principal, ticket_id: int, *, write: bool = False) -> Ticket:
+    ticket = await repository.get_ticket(uow.session, ticket_id, for_update=write)
+    if ticket is None:
+        raise NotFound(f"Ticket {ticket_id} does not exist.")
+    if not can_see_ticket(principal, team_id=ticket.team_id, assignee_id=ticket.assignee_id):
+        raise Forbidden(f"You may not see ticket {ticket_id}.")
+    if write and not principal.can_write:
+        raise Forbidden("This account is read-only.")
+    return ticket
+
+
+def visibility_filter(principal: Principal, f: TicketFilter) -> TicketFilter:
+    if not principal.sees_all_tickets:
+        f.visible_team_ids = principal.team_ids
+        f.visible_agent_id = principal.agent_id
+    return f
+
+
+async def list_tickets(
+    uow: UnitOfWork, principal: Principal, f: TicketFilter, *, limit: int, cursor: str | None
+) -> tuple[list[Ticket], str | None]:
+    after = None
+    if cursor:
+        raw_updated, raw_id = decode_cursor(cursor, 2)
+        after = (cursor_datetime(raw_updated), cursor_int(raw_id))
+    rows = list(await repository.list_tickets(uow.session, visibility_filter(principal, f), limit=limit + 1, after=after))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1].updated_at, rows[-1].id) if more else None
+    return rows, next_cursor
+
+
+async def _resolve_customer(uow: UnitOfWork, ref: CustomerRef) -> Customer:
+    if ref.id is not None:
+        customer = await uow.session.get(Customer, ref.id)
+        if customer is None:
+            raise InvalidInput(f"Customer {ref.id} does not exist.", field="customer.id")
+        return customer
+    if ref.identity is None:
+        raise InvalidInput("Give the customer's id or an identity.", field="customer")
+    return await customers_service.find_or_create_by_identity(
+        uow, ref.identity.kind, ref.identity.value, name=ref.name
+    )
+
+
+async def _check_assignment(
+    uow: UnitOfWork, principal: Principal, *, team_id: int | None, assignee_id: int | None
+) -> None:
+    if team_id is not None and await agents_repo.get_team(uow.session, team_id) is None:
+        raise InvalidInput(f"Team {team_id} does not exist.", field="team_id")
+    if assignee_id is None:
+        return
+    assignee = await agents_repo.get_agent(uow.session, assignee_id)
+    if assignee is None or not assignee.is_active:
+        raise InvalidInput(f"Agent {assignee_id} does not exist or is disabled.", field="assignee_id")
+    if assignee.role == Role.READONLY:
+        raise InvalidInput("Read-only accounts cannot be assigned tickets.", field="assignee_id")
+    assignee_teams = await agents_repo.team_ids_of(uow.session, assignee_id)
+    if not can_assign_to(principal, assignee_id=assignee_id, assignee_team_ids=assignee_teams):
+        raise Forbidden("You may assign tickets only to yourself or to colleagues of your teams.")
+
+
+async def create_ticket(uow: UnitOfWork, principal: Principal, data: TicketCreate) -> Ticket:
+    if not principal.can_write:
+        raise Forbidden("This account is read-only.")
+    await _check_assignment(uow, principal, team_id=data.team_id, assignee_id=data.assignee_id)
+    if data.team_id is None and data.assignee_id is None and not principal.sees_all_tickets:
+        # Without a team the agent could not see the ticket it just created.
+        raise InvalidInput("Choose a team or an assignee for the ticket.", field="team_id")
+    customer = await _resolve_customer(uow, data.customer)
+    ticket = await open_ticket(
+        uow,
+        actor=principal.actor,
+        customer=customer,
+        subject=data.subject,
+        channel_type="api",
+        channel_id=None,
+        priority=data.priority,
+        team_id=data.team_id,
+        assignee_id=data.assignee_id,
+        topic=data.topic,
+        language=data.language,
+        custom_fields=data.custom_fields,
+        tags=data.tags,
+    )
+    await add_message(uow, principal, ticket.id, data.message, ticket=ticket, customer_id=customer.id)
+    return ticket
+
+
+async def open_ticket(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    customer: Customer,
+    subject: str,
+    channel_type: str,
+    channel_id: int | None,
+    priority: str = "normal",
+    team_id: int | None = None,
+    assignee_id: int | None = None,
+    topic: str | None = None,
+    language: str | None = None,
+    custom_fields: dict[str, Any] | None = None,
+    tags: Sequence[str] = (),
+    follow_up_of: int | None = None,
+) -> Ticket:
+    """Insert a ticket and its creation event; shared by the API and the inbound pipeline."""
+    now = utcnow()
+    ticket = Ticket(
+        subject=subject,
+        status=Status.NEW,
+        priority=priority,
+        channel_type=channel_type,
+        channel_id=channel_id,
+        team_id=team_id,
+        assignee_id=assignee_id,
+        customer_id=customer.id,
+        topic=topic,
+        language=language or customer.language,
+        custom_fields=custom_fields or {},
+        created_at=now,
+        updated_at=now,
+        status_changed_at=now,
+    )
+    uow.session.add(ticket)
+    await uow.session.flush()
+    if tags:
+        await repository.set_tags(uow.session, ticket.id, tags)
+    await events.record(
+        uow,
+        ticket_id=ticket.id,
+        kind="ticket_created",
+        actor=actor,
+        data={"channel_type": channel_type, "customer_id": customer.id, "follow_up_of": follow_up_of},
+        team_id=ticket.team_id,
+        assignee_id=ticket.assignee_id,
+    )
+    return ticket
+
+
+async def _set_status(uow: UnitOfWork, ticket: Ticket, status: Status, actor: Actor, now: datetime) -> None:
+    old = Status(ticket.status)
+    if old == status:
+        return
+    ticket.status = status
+    ticket.status_changed_at = now
+    if status == Status.SOLVED:
+        ticket.solved_at = now
+    elif status == Status.CLOSED:
+        ticket.closed_at = now
+    elif old == Status.SOLVED:
+        ticket.solved_at = None
+    await events.record(
+        uow, ticket_id=ticket.id, kind="status_changed", actor=actor, data={"status": change(old, status)},
+        team_id=ticket.team_id, assignee_id=ticket.assignee_id,
+    )
+
+
+async def update_ticket(uow: UnitOfWork, principal: Principal, ticket_id: int, data: TicketUpdate) -> Ticket:
+    ticket = await visible_ticket(uow, principal, ticket_id, write=True)
+    changes = data.model_dump(exclude_unset=True)
+    for key in ("subject", "status", "priority", "tags"):
+        if key in changes and changes[key] is None:
+            raise InvalidInput(f"{key} cannot be null.", field=key)
+    if "team_id" in changes or "assignee_id" in changes:
+        await _check_assignment(
+            uow, principal, team_id=changes.get("team_id"), assignee_id=changes.get("assignee_id")
+        )
+    if ticket.merged_into_id is not None:
+        raise InvalidInput(f"Ticket {ticket.id} was merged into #{ticket.merged_into_id}.", field="ticket_id")
+    now = utcnow()
+    actor = principal.actor
+    if "status" in changes:
+        await _set_status(uow, ticket, lifecycle.transition(Status(ticket.status), changes.pop("status")), actor, now)
+    elif Status(ticket.status) == Status.CLOSED and changes:
+        raise InvalidInput("A closed ticket cannot be changed.", field="status")
+    simple = {"subject": "subject_changed", "priority": "priority_changed", "topic": "topic_changed",
+              "language": "language_changed", "team_id": "team_changed", "assignee_id": "assigned"}
+    for key, kind in simple.items():
+        if key in changes and changes[key] != getattr(ticket, key):
+            old = getattr(ticket, key)
+            setattr(ticket, key, changes[key])
+            await events.record(
+                uow, ticket_id=ticket.id, kind=kind, actor=actor, data={key: change(old, changes[key])},
+                team_id=ticket.team_id, assignee_id=ticket.assignee_id,
+            )
+    if "tags" in changes:
+        old_tags = (await repository.tags_of(uow.session, [ticket.id]))[ticket.id]
+        new_tags = sorted(set(changes["tags"]))
+        if old_tags != new_tags:
+            await repository.set_tags(uow.session, ticket.id, new_tags)
+            await events.record(
+                uow, ticket_id=ticket.id, kind="tags_changed", actor=actor, data={"tags": change(old_tags, new_tags)},
+                team_id=ticket.team_id, assignee_id=ticket.assignee_id,
+            )
+    if changes.get("custom_fields"):
+        merged = dict(ticket.custom_fields)
+        for key, value in changes["custom_fields"].items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        if merged != ticket.custom_fields:
+            old_fields = ticket.custom_fields
+            ticket.custom_fields = merged
+            await events.record(
+                uow, ticket_id=ticket.id, kind="fields_changed", actor=actor,
+                data={"custom_fields": change(old_fields, merged)},
+                team_id=ticket.team_id, assignee_id=ticket.assignee_id,
+            )
+    ticket.updated_at = now
+    await uow.session.flush()
+    return ticket
+
+
+async def add_message(
+    uow: UnitOfWork,
+    principal: Principal,
+    ticket_id: int,
+    data: MessageIn,
+    *,
+    ticket: Ticket | None = None,
+    customer_id: int | None = None,
+) -> Message:
+    """A public reply, an internal note, or a customer message entered by an agent."""
+    ticket = ticket or await visible_ticket(uow, principal, ticket_id, write=True)
+    if not principal.can_write:
+        raise Forbidden("This account is read-only.")
+    if ticket.merged_into_id is not None:
+        raise InvalidInput(f"Ticket {ticket.id} was merged into #{ticket.merged_into_id}.", field="ticket_id")
+    now = utcnow()
+    current = Status(ticket.status)
+    html = sanitize_html(data.html) if data.html else None
+    if data.author == "customer":
+        if data.internal:
+            raise InvalidInput("A customer message cannot be an internal note.", field="internal")
+        if current == Status.CLOSED:
+            raise InvalidInput("The ticket is closed; create a new ticket instead.", field="status")
+        outcome = lifecycle.on_customer_message(current, solved_at=ticket.solved_at, now=now, reopen_window=MANUAL_REOPEN_WINDOW)
+        message = Message(
+            ticket_id=ticket.id, direction=Direction.IN, author_type=AuthorType.CUSTOMER,
+            author_customer_id=customer_id or ticket.customer_id, text=data.text, html=html,
+            channel_type=ticket.channel_type, delivery_status=DeliveryStatus.RECEIVED, created_at=now,
+        )
+        ticket.last_customer_message_at = now
+        new_status = lifecycle.transition(outcome.status, data.status) if data.status else outcome.status
+    elif data.internal:
+        message = Message(
+            ticket_id=ticket.id, direction=Direction.OUT, author_type=AuthorType.AGENT,
+            author_agent_id=principal.agent_id, is_internal=True, text=data.text, html=html,
+            channel_type=ticket.channel_type, delivery_status=DeliveryStatus.NOT_SENT, created_at=now,
+        )
+        new_status = lifecycle.transition(current, data.status) if data.status else current
+    else:
+        new_status = lifecycle.on_agent_reply(current, data.status)
+        message = Message(
+            ticket_id=ticket.id, direction=Direction.OUT, author_type=AuthorType.AGENT,
+            author_agent_id=principal.agent_id, text=data.text, html=html, channel_type=ticket.channel_type,
+            channel_id=ticket.channel_id,
+            # A ticket with a channel gets the reply delivered by a job; one created through the
+            # API has no channel of its own and the shop's integration reads replies from the API.
+            delivery_status=DeliveryStatus.QUEUED if ticket.channel_id else DeliveryStatus.NOT_SENT,
+            created_at=now,
+        )
+        if ticket.first_response_at is None:
+            ticket.first_response_at = now
+    uow.session.add(message)
+    await uow.session.flush()
+    await events.record(
+        uow, ticket_id=ticket.id, kind="message_added", actor=principal.actor,
+        data={"message_id": message.id, "direction": message.direction, "internal": message.is_internal,
+              "author_type": message.author_type},
+        team_id=ticket.team_id, assignee_id=ticket.assignee_id,
+    )
+    await _set_status(uow, ticket, new_status, principal.actor, now)
+    ticket.updated_at = now
+    if message.delivery_status == DeliveryStatus.QUEUED:
+        await enqueue(uow, DELIVER_TASK, {"message_id": message.id}, unique_key=f"deliver:{message.id}")
+    return message
+
+
+async def merge_tickets(uow: UnitOfWork, principal: Principal, source_id: int, target_id: int) -> Ticket:
+    source = await visible_ticket(uow, principal, source_id, write=True)
+    target = await visible_ticket(uow, principal, target_id, write=True)
+    lifecycle.check_merge(
+        source_id=source.id, source_status=Status(source.status), source_merged=source.merged_into_id is not None,
+        target_id=target.id, target_status=Status(target.status), target_merged=target.merged_into_id is not None,
+    )
+    now = utcnow()
+    moved = await repository.move_messages(uow.session, from_ticket_id=source.id, to_ticket_id=target.id)
+    source.merged_into_id = target.id
+    # The merged ticket is finished for good: replies thread into the survivor from now on.
+    await _set_status(uow, source, Status.CLOSED, principal.actor, now)
+    source_tags = (await repository.tags_of(uow.session, [source.id, target.id]))
+    union = sorted(set(source_tags[source.id]) | set(source_tags[target.id]))
+    if union != source_tags[target.id]:
+        await repository.set_tags(uow.session, target.id, union)
+    await events.record(
+        uow, ticket_id=source.id, kind="merged", actor=principal.actor,
+        data={"merged_into_id": target.id, "messages_moved": moved},
+        team_id=source.team_id, assignee_id=source.assignee_id,
+    )
+    await events.record(
+        uow, ticket_id=target.id, kind="ticket_merged_in", actor=principal.actor,
+        data={"source_ticket_id": source.id, "messages_moved": moved},
+        team_id=target.team_id, assignee_id=target.assignee_id,
+    )
+    source.updated_at = now
+    target.updated_at = now
+    await uow.session.flush()
+    return target
+
+
+async def ticket_out(uow: UnitOfWork, tickets: Sequence[Ticket]) -> list[TicketOut]:
+    tags = await repository.tags_of(uow.session, [t.id for t in tickets])
+    return [
+        TicketOut.model_validate(
+            {**{c.key: getattr(t, c.key) for c in Ticket.__table__.columns}, "number": t.id, "tags": tags[t.id]}
+        )
+        for t in tickets
+    ]
+
+
+async def message_out(uow: UnitOfWork, messages: Sequence[Message]) -> list[MessageOut]:
+    files = await repository.attachments_of(uow.session, [m.id for m in messages])
+    result = []
+    for m in messages:
+        fields = {c.key: getattr(m, c.key) for c in Message.__table__.columns if c.key != "metadata"}
+        fields["attachments"] = [AttachmentOut.model_validate(a) for a in files[m.id]]
+        result.append(MessageOut.model_validate(fields))
+    return result
