@@ -13,10 +13,13 @@ from opora.agents import endpoints as agents_endpoints
 from opora.auth import endpoints as auth_endpoints
 from opora.channels import endpoints as channels_endpoints
 from opora.customers import endpoints as customers_endpoints
-from opora.tickets import endpoints as tickets_endpoints
+from opora.events import endpoints as events_endpoints
 from opora.jobs.worker import Worker
 from opora.kit.http import UnitOfWorkMiddleware, install_error_handlers
+from opora.ops import endpoints as ops_endpoints
+from opora.ops.metrics import Metrics, MetricsMiddleware
 from opora.runtime import Runtime, build_runtime
+from opora.tickets import endpoints as tickets_endpoints
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,9 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool | None = None
     install_error_handlers(app)
     _include_routers(app)
     app.add_middleware(UnitOfWorkMiddleware, database=runtime.db)
+    # Added last, so outermost: the timing includes the commit and failed requests are counted.
+    app.state.metrics = Metrics()
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
 
 
@@ -63,6 +69,8 @@ def _include_routers(app: FastAPI) -> None:
     # One line per feature module; each router carries its own prefix and tags.
     app.include_router(auth_endpoints.router)
     app.include_router(agents_endpoints.router)
+    app.include_router(events_endpoints.router)
+    app.include_router(ops_endpoints.router)
     app.include_router(customers_endpoints.router)
     app.include_router(channels_endpoints.router)
     app.include_router(tickets_endpoints.router)

@@ -72,14 +72,14 @@ async def list_tickets(
 
 async def _resolve_customer(uow: UnitOfWork, ref: CustomerRef) -> Customer:
     if ref.id is not None:
-        customer = await uow.session.get(Customer, ref.id)
-        if customer is None:
+        if await uow.session.get(Customer, ref.id) is None:
             raise InvalidInput(f"Customer {ref.id} does not exist.", field="customer.id")
-        return customer
+        # A merged customer's tickets belong to the survivor.
+        return await customers_service.resolve_customer(uow, ref.id)
     if ref.identity is None:
         raise InvalidInput("Give the customer's id or an identity.", field="customer")
     return await customers_service.find_or_create_by_identity(
-        uow, ref.identity.kind, ref.identity.value, name=ref.name
+        uow, ref.identity.kind, ref.identity.value, name=ref.name, field="customer.identity"
     )
 
 
@@ -369,3 +369,49 @@ async def message_out(uow: UnitOfWork, messages: Sequence[Message]) -> list[Mess
         fields["attachments"] = [AttachmentOut.model_validate(a) for a in files[m.id]]
         result.append(MessageOut.model_validate(fields))
     return result
+
+
+async def append_inbound(
+    uow: UnitOfWork,
+    ticket: Ticket,
+    *,
+    customer_id: int,
+    text: str,
+    html: str | None,
+    external_id: str | None,
+    status: Status,
+    metadata: dict[str, Any] | None = None,
+    created_at: datetime | None = None,
+) -> Message:
+    """A customer's message from a channel joins ``ticket``, which takes ``status``.
+
+    The inbound pipeline has already decided the thread and the status (``inbox.threading``).
+    """
+    now = created_at or utcnow()
+    message = Message(
+        ticket_id=ticket.id,
+        direction=Direction.IN,
+        author_type=AuthorType.CUSTOMER,
+        author_customer_id=customer_id,
+        text=text,
+        html=sanitize_html(html) if html else None,
+        channel_type=ticket.channel_type,
+        channel_id=ticket.channel_id,
+        external_id=external_id,
+        delivery_status=DeliveryStatus.RECEIVED,
+        metadata_=metadata or {},
+        created_at=now,
+    )
+    uow.session.add(message)
+    await uow.session.flush()
+    actor = Actor("customer", customer_id)
+    await events.record(
+        uow, ticket_id=ticket.id, kind="message_added", actor=actor,
+        data={"message_id": message.id, "direction": message.direction, "internal": False,
+              "author_type": message.author_type},
+        team_id=ticket.team_id, assignee_id=ticket.assignee_id,
+    )
+    await _set_status(uow, ticket, status, actor, now)
+    ticket.last_customer_message_at = now
+    ticket.updated_at = now
+    return message

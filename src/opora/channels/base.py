@@ -1,0 +1,144 @@
+"""The contract between the core and a channel adapter (DESIGN "Channel adapter contract").
+
+An adapter is built per configured channel from a :class:`ChannelConfig` and offers three calls:
+
+- ``verify(request)``: check the signature or shared secret of a webhook call; raise
+  :class:`InvalidSignature` (401) to refuse it. Polling channels (IMAP) accept everything.
+- ``parse(payload, content_type)``: pure; turn one stored raw payload into messages, or raise
+  :class:`UnparseablePayload` so that the inbox quarantines it. No I/O, no clock, no database:
+  the inbox may parse the same payload again after a crash and must get the same result.
+- ``send(message)``: one call to the provider; a :class:`DeliveryResult` with the provider's
+  id, or the error and whether trying again can help.
+
+The webhook request is a plain value rather than a Starlette request, so that ``verify`` is
+synchronous, testable without a server, and the body is read once by the inbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from opora.customers.models import IdentityKind
+from opora.kit.errors import Unauthenticated
+
+
+class InvalidSignature(Unauthenticated):
+    code = "invalid_signature"
+
+
+class UnparseablePayload(ValueError):
+    """The payload is not what the provider documents; the inbox quarantines it for an admin."""
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """One configured channel as an adapter sees it: plain data, no database row."""
+
+    id: int
+    type: str
+    name: str
+    settings: Mapping[str, Any]
+    # Kept out of repr so that a logged config or a traceback never shows a token.
+    secrets: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    method: str
+    path: str
+    headers: Mapping[str, str]  # names in lower case
+    body: bytes
+    query: Mapping[str, str] = field(default_factory=dict)
+    client_host: str | None = None
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True)
+class InboundAttachment:
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+    content_id: str | None = None  # for inline images referenced from the HTML (cid:)
+    is_inline: bool = False
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message from a customer, as the provider described it."""
+
+    external_id: str  # unique per channel: the inbox's idempotency key
+    sender_kind: IdentityKind
+    sender_value: str  # raw; the customers module normalises it
+    sender_name: str | None = None
+    text: str = ""
+    html: str | None = None  # unsanitised; the inbox sanitises before storing
+    attachments: tuple[InboundAttachment, ...] = ()
+    reply_to: str | None = None  # the provider's id of the message this one answers
+    subject: str | None = None
+    sent_at: datetime | None = None  # the provider's timestamp, tz-aware
+    metadata: Mapping[str, Any] = field(default_factory=dict)  # channel facts kept on the message
+
+
+@dataclass(frozen=True)
+class OutboundAttachment:
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One reply to send; the idempotency key lets providers that support it drop a resend."""
+
+    idempotency_key: str
+    recipient_kind: IdentityKind
+    recipient_value: str
+    text: str
+    html: str | None = None
+    subject: str | None = None
+    attachments: tuple[OutboundAttachment, ...] = ()
+    reply_to: str | None = None  # the provider's id of the customer message being answered
+    ticket_id: int | None = None
+    message_id: int | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    ok: bool
+    provider_message_id: str | None = None
+    retriable: bool = False
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.ok and (self.retriable or self.error):
+            raise ValueError("a successful delivery has no error and nothing to retry")
+        if not self.ok and not self.error:
+            raise ValueError("a failed delivery needs an error message")
+
+    @classmethod
+    def sent(cls, provider_message_id: str | None) -> DeliveryResult:
+        return cls(ok=True, provider_message_id=provider_message_id)
+
+    @classmethod
+    def failed(cls, error: str, *, retriable: bool) -> DeliveryResult:
+        return cls(ok=False, error=error, retriable=retriable)
+
+
+@runtime_checkable
+class ChannelAdapter(Protocol):
+    def verify(self, request: WebhookRequest) -> None: ...
+
+    def parse(self, payload: bytes, content_type: str) -> list[InboundMessage]: ...
+
+    async def send(self, message: OutboundMessage) -> DeliveryResult: ...
+
+
+AdapterFactory = Callable[[ChannelConfig], ChannelAdapter]
+# Validates a channel's settings and secrets when an admin saves them; raises ValueError.
+ConfigCheck = Callable[[Mapping[str, Any], Mapping[str, Any]], None]

@@ -1,0 +1,105 @@
+"""/api/v1/customers.
+
+Every authenticated agent may read customers: answering a ticket needs the customer's profile
+whichever team owns it. Every agent who may write (not read-only) may create, edit and merge
+them too; merging is not reserved to supervisors because the agent talking to a customer is the
+one who notices the same person writing from two channels, and a merge leaves an event on every
+moved ticket.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from opora.auth.deps import CurrentPrincipal, Uow, Writer
+from opora.customers import service
+from opora.customers.identity import MAX_VALUE_LENGTH
+from opora.customers.models import IdentityKind
+from opora.customers.schemas import MAX_ID, CustomerCreate, CustomerOut, CustomerUpdate, IdentityIn, MergeIn
+from opora.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from opora.kit.schema import Page
+
+router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
+
+CustomerIdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+@router.get("")
+async def list_customers(
+    uow: Uow,
+    _principal: CurrentPrincipal,
+    q: Annotated[str | None, Query(max_length=200, description="Text in the name or an identity")] = None,
+    identity_kind: IdentityKind | None = None,
+    identity_value: Annotated[str | None, Query(max_length=MAX_VALUE_LENGTH)] = None,
+    updated_since: datetime | None = None,
+    include_merged: bool = False,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+) -> Page[CustomerOut]:
+    rows, next_cursor = await service.search(
+        uow,
+        q=q,
+        identity_kind=identity_kind,
+        identity_value=identity_value,
+        updated_since=updated_since,
+        include_merged=include_merged,
+        cursor=cursor,
+        limit=limit,
+    )
+    return Page(items=await service.customer_out(uow, rows), next_cursor=next_cursor)
+
+
+@router.post("", status_code=201)
+async def create_customer(data: CustomerCreate, uow: Uow, _writer: Writer) -> CustomerOut:
+    customer = await service.create_customer(uow, data)
+    return (await service.customer_out(uow, [customer]))[0]
+
+
+@router.get("/{customer_id}")
+async def get_customer(customer_id: CustomerIdPath, uow: Uow, _principal: CurrentPrincipal) -> CustomerOut:
+    """A merged customer is returned too, with ``merged_into_id`` telling where it went."""
+    customer = await service.get_customer(uow, customer_id)
+    return (await service.customer_out(uow, [customer]))[0]
+
+
+@router.patch("/{customer_id}")
+async def update_customer(
+    customer_id: CustomerIdPath, data: CustomerUpdate, uow: Uow, _writer: Writer
+) -> CustomerOut:
+    customer = await service.update_customer(uow, customer_id, data)
+    return (await service.customer_out(uow, [customer]))[0]
+
+
+@router.post("/{customer_id}/identities", status_code=201)
+async def add_identity(
+    customer_id: CustomerIdPath, data: IdentityIn, uow: Uow, _writer: Writer, response: Response
+) -> CustomerOut:
+    """201 with the customer when added; 200 if the customer already had this identity."""
+    _identity, created = await service.add_identity(uow, customer_id, data.kind, data.value)
+    if not created:
+        response.status_code = 200
+    customer = await service.get_customer(uow, customer_id)
+    return (await service.customer_out(uow, [customer]))[0]
+
+
+@router.delete("/{customer_id}/identities/{identity_id}")
+async def remove_identity(
+    customer_id: CustomerIdPath,
+    identity_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    uow: Uow,
+    _writer: Writer,
+) -> CustomerOut:
+    customer = await service.remove_identity(uow, customer_id, identity_id)
+    return (await service.customer_out(uow, [customer]))[0]
+
+
+@router.post("/{customer_id}/merge")
+async def merge_customers(
+    customer_id: CustomerIdPath, data: MergeIn, uow: Uow, writer: Writer
+) -> CustomerOut:
+    """Merge ``merged_customer_id`` into this customer; returns the surviving customer."""
+    survivor = await service.merge(uow, customer_id, data.merged_customer_id, actor=writer.actor)
+    return (await service.customer_out(uow, [survivor]))[0]

@@ -1,0 +1,78 @@
+"""API shapes for customers and their identities."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints
+
+from opora.customers.identity import MAX_VALUE_LENGTH
+from opora.customers.models import IdentityKind
+from opora.kit.schema import Input, Language, Output
+
+# PostgreSQL BIGINT; larger ids would fail in the driver with a 500 instead of a clear 404/422.
+MAX_ID = 2**63 - 1
+MAX_IDENTITIES = 50
+MAX_CUSTOM_FIELDS = 50
+
+CustomerName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Segment = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+FieldKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+# Scalars only: custom fields are shown and filtered in the UI, nested objects would not be.
+FieldValue = Annotated[str, StringConstraints(max_length=2000)] | int | float | bool | None
+CustomFields = Annotated[dict[FieldKey, FieldValue], Field(max_length=MAX_CUSTOM_FIELDS)]
+CustomerId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class IdentityIn(Input):
+    kind: IdentityKind
+    value: str = Field(min_length=1, max_length=MAX_VALUE_LENGTH)
+
+
+class IdentityOut(Output):
+    id: int
+    kind: IdentityKind
+    value: str
+    created_at: datetime
+
+
+class CustomerCreate(Input):
+    """A new customer: a name, at least one identity, or both."""
+
+    name: CustomerName = ""
+    language: Language | None = None
+    segment: Segment | None = None
+    custom_fields: CustomFields = Field(default_factory=dict)
+    identities: list[IdentityIn] = Field(default_factory=list, max_length=MAX_IDENTITIES)
+
+
+class CustomerUpdate(Input):
+    """Only the fields sent change.
+
+    ``language`` and ``segment`` may be set to null to clear them. ``custom_fields`` is merged
+    into the stored fields key by key; a key sent as null is removed.
+    """
+
+    name: CustomerName | None = None
+    language: Language | None = None
+    segment: Segment | None = None
+    custom_fields: CustomFields | None = None
+
+
+class MergeIn(Input):
+    merged_customer_id: CustomerId
+
+
+class CustomerOut(Output):
+    id: int
+    name: str
+    language: str | None
+    segment: str | None
+    # Any JSON on output: other modules (shop sync) may store what the API would not accept.
+    custom_fields: dict[str, Any]
+    # Set on a customer that was merged away: clients follow it to the surviving record.
+    merged_into_id: int | None
+    identities: list[IdentityOut]
+    created_at: datetime
+    updated_at: datetime

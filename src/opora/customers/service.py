@@ -1,0 +1,321 @@
+"""Use cases for customers: validate (check_*), then write."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from opora.customers import identity as ident
+from opora.customers import repository
+from opora.customers.models import Customer, CustomerIdentity, IdentityKind
+from opora.customers.repository import CustomerFilter
+from opora.customers.schemas import (
+    MAX_CUSTOM_FIELDS,
+    MAX_ID,
+    MAX_IDENTITIES,
+    CustomerCreate,
+    CustomerOut,
+    CustomerUpdate,
+    IdentityIn,
+    IdentityOut,
+)
+from opora.db import UnitOfWork
+from opora.events import service as events
+from opora.events.service import SYSTEM, Actor
+from opora.kit.errors import Conflict, InvalidInput, NotFound
+from opora.kit.pagination import cursor_datetime, cursor_int, decode_cursor, encode_cursor
+from opora.kit.time import as_utc, utcnow
+
+LANGUAGES = frozenset({"ru", "en"})
+NAME_LENGTH = 200
+# Attempts of find-or-create: a lost race is followed by a read that normally finds the winner.
+_CREATE_ATTEMPTS = 3
+# Merge chains are kept one hop long; the limit only guards against a corrupt loop.
+_MAX_MERGE_HOPS = 16
+
+
+async def find_or_create_by_identity(
+    uow: UnitOfWork,
+    kind: str,
+    value: str,
+    *,
+    name: str | None = None,
+    language: str | None = None,
+    field: str = "identity",
+) -> Customer:
+    """The customer owning this identity, created (with the identity) if nobody does.
+
+    Safe under concurrency: the unique (kind, value) constraint picks one winner, a loser's
+    insert is undone in a savepoint and it reads the winner's customer. The inbound pipeline
+    calls this for every message, so a known identity costs one indexed read. A missing name or
+    language of a known customer is filled in; a known one is never overwritten. Languages other
+    than ru/en are ignored. Malformed values raise InvalidInput naming ``<field>.kind|value``.
+    """
+    parsed, value = ident.normalize(kind, value, field=field)
+    clean_name = (name or "").strip()[:NAME_LENGTH]
+    clean_language = language if language in LANGUAGES else None
+    for _ in range(_CREATE_ATTEMPTS):
+        found = await repository.find_identity(uow.session, parsed, value)
+        if found is not None:
+            customer = await resolve_customer(uow, found.customer_id)
+            if not customer.name and clean_name:
+                customer.name = clean_name
+            if customer.language is None and clean_language:
+                customer.language = clean_language
+            await uow.session.flush()
+            return customer
+        customer = Customer(name=clean_name, language=clean_language, custom_fields={})
+        if await repository.insert_customer_unless_taken(uow.session, customer, parsed, value):
+            return customer
+    raise Conflict(f"The {parsed} identity {value} is being changed concurrently; try again.", field=field)
+
+
+async def get_customer(uow: UnitOfWork, customer_id: int, *, field: str | None = None) -> Customer:
+    customer = await repository.get_customer(uow.session, customer_id) if customer_id <= MAX_ID else None
+    if customer is None:
+        raise NotFound(f"Customer {customer_id} does not exist.", field=field)
+    return customer
+
+
+async def resolve_customer(uow: UnitOfWork, customer_id: int) -> Customer:
+    """The customer, or the one it was merged into: what tickets and messages should point at."""
+    customer = await get_customer(uow, customer_id)
+    for _ in range(_MAX_MERGE_HOPS):
+        if customer.merged_into_id is None:
+            return customer
+        customer = await get_customer(uow, customer.merged_into_id)
+    raise RuntimeError(f"customer {customer_id}: merge chain too long or looping")
+
+
+def check_not_merged(customer: Customer) -> None:
+    if customer.merged_into_id is not None:
+        raise Conflict(
+            f"Customer {customer.id} was merged into customer {customer.merged_into_id}; change that one.",
+            merged_into_id=customer.merged_into_id,
+        )
+
+
+async def check_new_identities(
+    uow: UnitOfWork, identities: Sequence[IdentityIn], *, field: str = "identities"
+) -> list[tuple[IdentityKind, str]]:
+    """Normalise; refuse duplicates in the list and identities that another customer owns."""
+    result: list[tuple[IdentityKind, str]] = []
+    for index, item in enumerate(identities):
+        at = f"{field}.{index}"
+        pair = ident.normalize(item.kind, item.value, field=at)
+        if pair in result:
+            raise InvalidInput(f"The {pair[0]} {pair[1]} is listed twice.", field=f"{at}.value")
+        await check_identity_free(uow, *pair, field=f"{at}.value")
+        result.append(pair)
+    return result
+
+
+async def check_identity_free(
+    uow: UnitOfWork, kind: str, value: str, *, field: str, customer_id: int | None = None
+) -> CustomerIdentity | None:
+    """Conflict if another customer owns (kind, value); the identity if ``customer_id`` owns it."""
+    found = await repository.find_identity(uow.session, kind, value)
+    if found is None or found.customer_id == customer_id:
+        return found
+    raise Conflict(
+        f"The {kind} {value} already belongs to customer {found.customer_id}; "
+        "merge the two customers to combine them.",
+        field=field,
+        customer_id=found.customer_id,
+    )
+
+
+async def create_customer(uow: UnitOfWork, data: CustomerCreate) -> Customer:
+    identities = await check_new_identities(uow, data.identities)
+    if not data.name and not identities:
+        raise InvalidInput("Give the customer a name or at least one identity.", field="name")
+    customer = Customer(
+        name=data.name,
+        language=data.language,
+        segment=data.segment,
+        custom_fields={k: v for k, v in data.custom_fields.items() if v is not None},
+    )
+    try:
+        await repository.insert_customer(uow.session, customer, identities)
+    except IntegrityError as exc:  # a concurrent request took one of the identities
+        raise Conflict(
+            "One of the identities was just taken by another customer.", field="identities"
+        ) from exc
+    return customer
+
+
+async def update_customer(uow: UnitOfWork, customer_id: int, data: CustomerUpdate) -> Customer:
+    customer = await get_customer(uow, customer_id)
+    check_not_merged(customer)
+    changes = data.model_dump(exclude_unset=True)
+    if "name" in changes and changes["name"] is None:
+        raise InvalidInput('The name cannot be null; send "" to clear it.', field="name")
+    if "custom_fields" in changes:
+        given = changes.pop("custom_fields")
+        if given is None:
+            raise InvalidInput(
+                "custom_fields cannot be null; send a key as null to remove it.", field="custom_fields"
+            )
+        fields = _merge_fields(customer.custom_fields, given)
+        if len(fields) > MAX_CUSTOM_FIELDS:
+            raise InvalidInput(
+                f"A customer has at most {MAX_CUSTOM_FIELDS} custom fields.", field="custom_fields"
+            )
+        customer.custom_fields = fields  # a new dict, so the JSON column is seen as changed
+    for key, value in changes.items():
+        setattr(customer, key, value)
+    await uow.session.flush()
+    return customer
+
+
+def _merge_fields(stored: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    merged = {**stored, **given}
+    return {k: v for k, v in merged.items() if v is not None}
+
+
+async def add_identity(
+    uow: UnitOfWork, customer_id: int, kind: str, value: str
+) -> tuple[CustomerIdentity, bool]:
+    """Attach an identity; (identity, created). Adding one the customer already has is a no-op."""
+    customer = await get_customer(uow, customer_id)
+    check_not_merged(customer)
+    pair = ident.normalize(kind, value, field="")
+    existing = await check_identity_free(uow, *pair, field="value", customer_id=customer.id)
+    if existing is not None:
+        return existing, False
+    if await repository.count_identities(uow.session, customer.id) >= MAX_IDENTITIES:
+        raise InvalidInput(f"A customer has at most {MAX_IDENTITIES} identities.", field="value")
+    try:
+        identity = await repository.insert_identity(uow.session, customer.id, *pair)
+    except IntegrityError as exc:
+        raise Conflict(f"The {pair[0]} {pair[1]} was just taken by another customer.", field="value") from exc
+    customer.updated_at = utcnow()  # identities are part of the profile that clients sync
+    await uow.session.flush()
+    return identity, True
+
+
+async def remove_identity(uow: UnitOfWork, customer_id: int, identity_id: int) -> Customer:
+    customer = await get_customer(uow, customer_id)
+    found = await repository.get_identity(uow.session, identity_id) if identity_id <= MAX_ID else None
+    if found is None or found.customer_id != customer.id:
+        raise NotFound(f"Customer {customer_id} has no identity {identity_id}.")
+    await repository.delete_identity(uow.session, found)
+    customer.updated_at = utcnow()
+    await uow.session.flush()
+    return customer
+
+
+async def merge(uow: UnitOfWork, survivor_id: int, merged_id: int, *, actor: Actor = SYSTEM) -> Customer:
+    """Fold ``merged_id`` into ``survivor_id``; return the survivor.
+
+    Identities, tickets and customer messages move to the survivor, which keeps its own profile
+    and takes from the merged record only what it lacks (name, language, segment, custom fields).
+    The merged row stays with ``merged_into_id`` set, so old links still resolve. Every moved
+    ticket gets a "customer_merged" event.
+    """
+    if survivor_id == merged_id:
+        raise InvalidInput("A customer cannot be merged into itself.", field="merged_customer_id")
+    # Locked in id order, so that two merges of the same pair wait instead of deadlocking.
+    rows: dict[int, Customer | None] = {}
+    for customer_id in sorted((survivor_id, merged_id)):
+        rows[customer_id] = await repository.get_customer(uow.session, customer_id, lock=True)
+    survivor, merged = rows[survivor_id], rows[merged_id]
+    if survivor is None:
+        raise NotFound(f"Customer {survivor_id} does not exist.")
+    if merged is None:
+        raise NotFound(f"Customer {merged_id} does not exist.", field="merged_customer_id")
+    check_not_merged(survivor)
+    if merged.merged_into_id is not None:
+        raise Conflict(
+            f"Customer {merged.id} is already merged into customer {merged.merged_into_id}.",
+            field="merged_customer_id",
+            merged_into_id=merged.merged_into_id,
+        )
+    await repository.move_identities(uow.session, from_id=merged.id, to_id=survivor.id)
+    moved = await repository.repoint_tickets(uow.session, from_id=merged.id, to_id=survivor.id)
+    await repository.repoint_merged(uow.session, from_id=merged.id, to_id=survivor.id)
+    _absorb(survivor, merged)
+    now = utcnow()
+    merged.merged_into_id = survivor.id
+    merged.updated_at = survivor.updated_at = now
+    await uow.session.flush()
+    for ticket in moved:
+        await events.record(
+            uow,
+            ticket_id=ticket.id,
+            kind="customer_merged",
+            actor=actor,
+            data={"customer_id": events.change(merged.id, survivor.id)},
+            team_id=ticket.team_id,
+            assignee_id=ticket.assignee_id,
+        )
+    return survivor
+
+
+def _absorb(survivor: Customer, merged: Customer) -> None:
+    survivor.name = survivor.name or merged.name
+    survivor.language = survivor.language or merged.language
+    survivor.segment = survivor.segment or merged.segment
+    survivor.custom_fields = {**merged.custom_fields, **survivor.custom_fields}
+
+
+async def search(
+    uow: UnitOfWork,
+    *,
+    q: str | None = None,
+    identity_kind: str | None = None,
+    identity_value: str | None = None,
+    updated_since: datetime | None = None,
+    include_merged: bool = False,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Customer], str | None]:
+    """One page of customers and the cursor of the next page (None on the last page)."""
+    exact = None
+    if (identity_kind is None) != (identity_value is None):
+        missing = "identity_value" if identity_value is None else "identity_kind"
+        raise InvalidInput("Give identity_kind and identity_value together.", field=missing)
+    if identity_kind is not None and identity_value is not None:
+        exact = ident.normalize(identity_kind, identity_value, field="identity")
+    if updated_since is not None and updated_since.tzinfo is None:
+        raise InvalidInput(
+            "updated_since needs a time zone, e.g. 2024-05-01T10:00:00Z.", field="updated_since"
+        )
+    after = None
+    if cursor:
+        raw_updated, raw_id = decode_cursor(cursor, 2)
+        after_id = cursor_int(raw_id)
+        if not 0 < after_id <= MAX_ID:
+            raise InvalidInput("The cursor is not valid.", field="cursor")
+        after = (as_utc(cursor_datetime(raw_updated)), after_id)
+    f = CustomerFilter(
+        q=(q or "").strip() or None,
+        identity=exact,
+        updated_since=updated_since,
+        include_merged=include_merged,
+    )
+    rows = list(await repository.search_customers(uow.session, f, limit=limit + 1, after=after))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, encode_cursor(rows[-1].updated_at, rows[-1].id) if more else None
+
+
+async def customer_out(uow: UnitOfWork, customers: Sequence[Customer]) -> list[CustomerOut]:
+    identities = await repository.identities_by_customer(uow.session, [c.id for c in customers])
+    return [
+        CustomerOut(
+            id=c.id,
+            name=c.name,
+            language=c.language,
+            segment=c.segment,
+            custom_fields=c.custom_fields or {},
+            merged_into_id=c.merged_into_id,
+            identities=[IdentityOut.model_validate(i) for i in identities.get(c.id, [])],
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+        )
+        for c in customers
+    ]
