@@ -14,6 +14,8 @@ from opora.auth import endpoints as auth_endpoints
 from opora.channels import endpoints as channels_endpoints
 from opora.customers import endpoints as customers_endpoints
 from opora.events import endpoints as events_endpoints
+from opora.inbox import endpoints as inbox_endpoints
+from opora.jobs import endpoints as jobs_endpoints
 from opora.jobs.worker import Worker
 from opora.kit.http import UnitOfWorkMiddleware, install_error_handlers
 from opora.ops import endpoints as ops_endpoints
@@ -74,3 +76,5 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(customers_endpoints.router)
     app.include_router(channels_endpoints.router)
     app.include_router(tickets_endpoints.router)
+    app.include_router(inbox_endpoints.router)
+    app.include_router(jobs_endpoints.router)

@@ -30,6 +30,8 @@ class InboundPayload(Base):
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
     external_id: Mapped[str] = mapped_column(String(500))
     content_type: Mapped[str] = mapped_column(String(100), default="application/json")
+    # Mail is bytes in any charset; it is kept base64-encoded so that both databases store it as text.
+    encoding: Mapped[str] = mapped_column(String(10), default="utf-8", server_default="utf-8")
     payload: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(20), default=PayloadState.RECEIVED)
     error: Mapped[str | None] = mapped_column(Text)

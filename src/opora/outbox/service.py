@@ -1,0 +1,124 @@
+"""Delivering agent replies on the customer's channel.
+
+The send happens between two transactions: a short one reads what to send, the job's own one
+records the outcome. No database lock is held while a provider answers. A crash between the send
+and the commit sends again on retry; the idempotency key (the message id) lets providers, and
+mail clients through the fixed Message-ID, drop the repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from opora.channels import service as channels_service
+from opora.channels.base import DeliveryResult, OutboundAttachment, OutboundMessage
+from opora.channels.models import Channel
+from opora.customers.models import IdentityKind
+from opora.db import UnitOfWork
+from opora.events import service as events
+from opora.events.service import SYSTEM
+from opora.outbox import repository
+from opora.runtime import Runtime
+from opora.tickets.models import DeliveryStatus, Message, Ticket
+
+log = logging.getLogger(__name__)
+
+REFERENCES_LIMIT = 20
+
+
+class RetryLater(Exception):  # noqa: N818  (reads as what the job should do)
+    """The provider failed temporarily; the job queue retries with backoff."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    channel: Channel
+    outbound: OutboundMessage
+
+
+async def prepare(runtime: Runtime, message_id: int) -> Prepared | DeliveryResult | None:
+    """What to send, or a final failure, or None when there is nothing (left) to do."""
+    async with runtime.db.uow() as uow:
+        message = await uow.session.get(Message, message_id)
+        if message is None or message.delivery_status != DeliveryStatus.QUEUED:
+            return None
+        ticket = await uow.session.get(Ticket, message.ticket_id)
+        channel = await uow.session.get(Channel, message.channel_id) if message.channel_id else None
+        if ticket is None or channel is None:
+            return DeliveryResult.failed("the ticket's channel no longer exists", retriable=False)
+        if not channel.is_active:
+            return DeliveryResult.failed(f"channel {channel.name!r} is deactivated", retriable=False)
+        answered = await repository.last_inbound(uow.session, ticket.id, channel.id)
+        sender = (answered.metadata_ or {}).get("sender", {}) if answered else {}
+        kind = sender.get("kind") or _kind_for(channel.type)
+        recipient = sender.get("value") or await repository.identity_of(uow.session, ticket.customer_id, kind)
+        if not recipient:
+            return DeliveryResult.failed(f"the customer has no {kind} address to reply to", retriable=False)
+        files = []
+        for item in await repository.attachments(uow.session, message.id):
+            data = await asyncio.to_thread(runtime.storage.get, item.sha256)
+            files.append(OutboundAttachment(filename=item.filename, content_type=item.content_type, data=data))
+        outbound = OutboundMessage(
+            idempotency_key=f"opora-message-{message.id}",
+            recipient_kind=IdentityKind(kind),
+            recipient_value=recipient,
+            text=message.text,
+            html=message.html,
+            subject=ticket.subject,
+            attachments=tuple(files),
+            reply_to=answered.external_id if answered else None,
+            ticket_id=ticket.id,
+            message_id=message.id,
+            metadata={
+                "references": await repository.thread_ids(uow.session, ticket.id, channel.id, REFERENCES_LIMIT),
+                "ticket_number": ticket.id,
+            },
+        )
+        return Prepared(channel=channel, outbound=outbound)
+
+
+def _kind_for(channel_type: str) -> str:
+    return channel_type if channel_type in IdentityKind.__members__.values() else IdentityKind.EMAIL
+
+
+async def deliver(uow: UnitOfWork, runtime: Runtime, message_id: int, *, last_attempt: bool) -> None:
+    prepared = await prepare(runtime, message_id)
+    if prepared is None:
+        return
+    if isinstance(prepared, DeliveryResult):
+        await record(uow, message_id, prepared)
+        return
+    adapter = channels_service.adapter_for(runtime, prepared.channel)
+    if adapter is None:
+        await record(uow, message_id, DeliveryResult.failed("this channel cannot send replies", retriable=False))
+        return
+    try:
+        result = await adapter.send(prepared.outbound)
+    except Exception as exc:  # an adapter bug or a network error: treat as temporary
+        log.exception("send of message %s raised", message_id)
+        result = DeliveryResult.failed(f"{exc.__class__.__name__}: {exc}", retriable=True)
+    if not result.ok and result.retriable and not last_attempt:
+        # Roll back nothing we wrote (we wrote nothing); the queue retries with backoff.
+        raise RetryLater(result.error or "temporary failure")
+    await record(uow, message_id, result)
+
+
+async def record(uow: UnitOfWork, message_id: int, result: DeliveryResult) -> None:
+    message = await uow.session.get(Message, message_id, with_for_update=not uow.is_sqlite)
+    if message is None or message.delivery_status != DeliveryStatus.QUEUED:
+        return
+    ticket = await uow.session.get(Ticket, message.ticket_id)
+    if result.ok:
+        message.delivery_status = DeliveryStatus.SENT
+        message.external_id = result.provider_message_id or message.external_id
+        message.delivery_error = None
+    else:
+        message.delivery_status = DeliveryStatus.FAILED
+        message.delivery_error = (result.error or "failed")[:2000]
+    await events.record(
+        uow, ticket_id=message.ticket_id, kind="message_delivery", actor=SYSTEM,
+        data={"message_id": message.id, "status": message.delivery_status, "error": message.delivery_error},
+        team_id=ticket.team_id if ticket else None, assignee_id=ticket.assignee_id if ticket else None,
+    )
