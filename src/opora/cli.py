@@ -1,0 +1,168 @@
+"""The ``opora`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from opora import __version__
+from opora.app import create_app
+from opora.agents import repository as agents_repo
+from opora.agents import service as agents_service
+from opora.agents.models import Role
+from opora.agents.schemas import AgentCreate
+from opora.auth import service as auth_service
+from opora.config import Settings
+from opora.demo import load_demo
+from opora.jobs.worker import run_worker_forever
+from opora.migrate import upgrade
+from opora.ops.check import run_checks
+from opora.runtime import build_runtime
+
+app = typer.Typer(help="Opora: the omnichannel support desk.", no_args_is_help=True, add_completion=False)
+user_app = typer.Typer(help="Manage agents.", no_args_is_help=True)
+token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    settings = Settings()
+    settings.ensure_data_dir()
+    upgrade(settings.resolved_database_url)
+    typer.echo("Database is up to date.")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (OPORA_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (OPORA_PORT).")] = None,
+    workers: Annotated[int, typer.Option(help="HTTP processes.")] = 1,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not run jobs in this process.")] = False,
+) -> None:
+    """Serve the web app and API. Runs the job worker in-process unless told not to."""
+    _logging()
+    settings = Settings()
+    settings.ensure_data_dir()
+    if settings.is_sqlite:
+        # The embedded shape needs no separate step: bring the file database up to date here.
+        upgrade(settings.resolved_database_url)
+    if no_worker:
+        settings.embedded_worker = False
+    if workers > 1:
+        uvicorn.run("opora.app:create_app", factory=True, host=host or settings.host, port=port or settings.port,
+                    workers=workers, proxy_headers=True, timeout_graceful_shutdown=10)
+        return
+    uvicorn.run(create_app(build_runtime(settings)), host=host or settings.host, port=port or settings.port,
+                proxy_headers=True, timeout_graceful_shutdown=10)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="Jobs run at once (OPORA_WORKER_CONCURRENCY).")] = None,
+) -> None:
+    """Run job workers only (the scaled shape: start as many as you need)."""
+    _logging()
+    settings = Settings()
+    asyncio.run(run_worker_forever(build_runtime(settings), concurrency or settings.worker_concurrency))
+
+
+@app.command()
+def demo(
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing if the desk already has agents.")] = False,
+) -> None:
+    """Load a demo shop (agents in two teams, customers, tickets in Russian and English) and print a login."""
+    settings = Settings()
+    settings.ensure_data_dir()
+    upgrade(settings.resolved_database_url)
+    text = asyncio.run(load_demo(build_runtime(settings), if_empty=if_empty))
+    typer.echo(text)
+
+
+@user_app.command("create")
+def user_create(
+    email: str,
+    name: Annotated[str, typer.Option(help="Display name.")],
+    role: Annotated[Role, typer.Option(help="admin, supervisor, agent or readonly.")] = Role.AGENT,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
+    language: Annotated[str, typer.Option(help="ru or en.")] = "ru",
+) -> None:
+    """Create an agent who can log in."""
+
+    async def _create() -> str:
+        runtime = build_runtime()
+        try:
+            async with runtime.db.uow() as uow:
+                agent = await agents_service.create_agent(
+                    uow, AgentCreate(email=email, name=name, role=role, password=password, language=language)
+                )
+            return f"Created {agent.role} {agent.email} (id {agent.id})."
+        finally:
+            await runtime.close()
+
+    _run_or_exit(_create())
+
+
+@token_app.command("create")
+def token_create(
+    email: Annotated[str, typer.Argument(help="The agent the token acts as.")],
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+) -> None:
+    """Create an API token for an agent and print it once."""
+
+    async def _create() -> str:
+        runtime = build_runtime()
+        try:
+            async with runtime.db.uow() as uow:
+                agent = await agents_repo.get_agent_by_email(uow.session, email)
+                if agent is None:
+                    raise typer.BadParameter(f"no agent with e-mail {email}")
+                issued = await auth_service.issue_token(uow, agent_id=agent.id, name=name)
+            return f"{issued.secret}\n(store it now: only its hash is kept)"
+        finally:
+            await runtime.close()
+
+    _run_or_exit(_create())
+
+
+@app.command()
+def check() -> None:
+    """Report the configuration and whether the database, migrations and Redis are reachable."""
+    report, ok = asyncio.run(run_checks(Settings()))
+    typer.echo(report)
+    raise typer.Exit(0 if ok else 1)
+
+
+def _run_or_exit(coro: object) -> None:
+    try:
+        typer.echo(asyncio.run(coro))  # type: ignore[arg-type]
+    except typer.BadParameter:
+        raise
+    except Exception as exc:  # a CLI user wants the reason, not a traceback
+        typer.echo(f"error: {getattr(exc, 'message', exc)}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
