@@ -1,5 +1,6 @@
 """Migrations and models agree, and the schema goes down and up again on this backend."""
 
+import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -27,20 +28,20 @@ async def _diff(url: str) -> list[object]:
 
 async def test_models_match_migrations_on_sqlite(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
-    upgrade(url)
+    await asyncio.to_thread(upgrade, url)
     assert await _diff(url) == []
-    command.downgrade(alembic_config(url), "base")
-    upgrade(url)
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "base")
+    await asyncio.to_thread(upgrade, url)
     assert await _diff(url) == []
 
 
 async def test_models_match_migrations_on_postgres() -> None:
     name = "opora_migration_check"
-    url = services.create_pg_database(name)
+    url = await asyncio.to_thread(services.create_pg_database, name)
     try:
-        upgrade(url)
+        await asyncio.to_thread(upgrade, url)
         assert await _diff(url) == []
-        command.downgrade(alembic_config(url), "base")
-        upgrade(url)
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "base")
+        await asyncio.to_thread(upgrade, url)
     finally:
         services.drop_pg_database(name)
