@@ -101,5 +101,5 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def desk(runtime: Runtime) -> "factories.Desk":
+async def desk(runtime: Runtime) -> factories.Desk:
     return await factories.make_desk(runtime)

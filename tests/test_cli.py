@@ -17,8 +17,13 @@ def opora(data_dir: Path, *args: str, stdin: str | None = None) -> subprocess.Co
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPORA_")}
     env["OPORA_DATA_DIR"] = str(data_dir)
     return subprocess.run(
-        [sys.executable, "-m", "opora.cli", *args], env=env, capture_output=True, text=True, input=stdin,
-        timeout=120, check=False,
+        [sys.executable, "-m", "opora.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=120,
+        check=False,
     )
 
 
@@ -34,8 +39,12 @@ async def test_demo_then_api_scopes_tokens(tmp_path: Path) -> None:
     runtime = build_runtime(Settings(data_dir=tmp_path, _env_file=None))  # type: ignore[call-arg]
     app = create_app(runtime, run_worker=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-        admin = (await client.get("/api/v1/tickets?limit=100", headers={"Authorization": f"Bearer {admin_token}"})).json()
-        agent = (await client.get("/api/v1/tickets?limit=100", headers={"Authorization": f"Bearer {agent_token}"})).json()
+        admin = (
+            await client.get("/api/v1/tickets?limit=100", headers={"Authorization": f"Bearer {admin_token}"})
+        ).json()
+        agent = (
+            await client.get("/api/v1/tickets?limit=100", headers={"Authorization": f"Bearer {agent_token}"})
+        ).json()
         me = (await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {agent_token}"})).json()
     await runtime.close()
     assert len(admin["items"]) == 14
@@ -49,10 +58,22 @@ async def test_demo_then_api_scopes_tokens(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_user_token_and_check_commands(tmp_path: Path) -> None:
     assert opora(tmp_path, "migrate").returncode == 0
-    made = opora(tmp_path, "user", "create", "boss@shop.example", "--name", "Boss", "--role", "admin",
-                 "--password", "long enough secret")
+    made = opora(
+        tmp_path,
+        "user",
+        "create",
+        "boss@shop.example",
+        "--name",
+        "Boss",
+        "--role",
+        "admin",
+        "--password",
+        "long enough secret",
+    )
     assert made.returncode == 0 and "Created admin boss@shop.example" in made.stdout, made.stderr
-    dup = opora(tmp_path, "user", "create", "boss@shop.example", "--name", "Boss", "--password", "long enough secret")
+    dup = opora(
+        tmp_path, "user", "create", "boss@shop.example", "--name", "Boss", "--password", "long enough secret"
+    )
     assert dup.returncode == 1 and "already exists" in dup.stderr
     short = opora(tmp_path, "user", "create", "x@shop.example", "--name", "X", "--password", "short")
     assert short.returncode == 1

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from typing import Annotated
 
 import typer
 import uvicorn
 
 from opora import __version__
-from opora.app import create_app
 from opora.agents import repository as agents_repo
 from opora.agents import service as agents_service
 from opora.agents.models import Role
 from opora.agents.schemas import AgentCreate
+from opora.app import create_app
 from opora.auth import service as auth_service
 from opora.config import Settings
 from opora.demo import load_demo
@@ -67,16 +66,30 @@ def serve(
     if no_worker:
         settings.embedded_worker = False
     if workers > 1:
-        uvicorn.run("opora.app:create_app", factory=True, host=host or settings.host, port=port or settings.port,
-                    workers=workers, proxy_headers=True, timeout_graceful_shutdown=10)
+        uvicorn.run(
+            "opora.app:create_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers,
+            proxy_headers=True,
+            timeout_graceful_shutdown=10,
+        )
         return
-    uvicorn.run(create_app(build_runtime(settings)), host=host or settings.host, port=port or settings.port,
-                proxy_headers=True, timeout_graceful_shutdown=10)
+    uvicorn.run(
+        create_app(build_runtime(settings)),
+        host=host or settings.host,
+        port=port or settings.port,
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
+    )
 
 
 @app.command()
 def worker(
-    concurrency: Annotated[int | None, typer.Option(help="Jobs run at once (OPORA_WORKER_CONCURRENCY).")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Jobs run at once (OPORA_WORKER_CONCURRENCY).")
+    ] = None,
 ) -> None:
     """Run job workers only (the scaled shape: start as many as you need)."""
     _logging()
@@ -86,7 +99,9 @@ def worker(
 
 @app.command()
 def demo(
-    if_empty: Annotated[bool, typer.Option("--if-empty", help="Do nothing if the desk already has agents.")] = False,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing if the desk already has agents.")
+    ] = False,
 ) -> None:
     """Load a demo shop (agents in two teams, customers, tickets in Russian and English) and print a login."""
     settings = Settings()
@@ -165,4 +180,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

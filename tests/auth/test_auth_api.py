@@ -16,7 +16,9 @@ async def test_login_sets_secure_session_and_me_works(client: httpx.AsyncClient,
     assert me.json()["team_ids"] == [desk.support.id]
 
 
-async def test_wrong_password_is_401_and_rate_limited(client: httpx.AsyncClient, desk: Desk, runtime: Runtime) -> None:
+async def test_wrong_password_is_401_and_rate_limited(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime
+) -> None:
     for _ in range(runtime.settings.login_max_failures):
         r = await client.post("/api/v1/auth/login", json={"email": "olga@shop.test", "password": "nope-nope"})
         assert r.status_code == 401
@@ -48,7 +50,9 @@ async def test_token_shown_once_stored_hashed_and_revocable(
     async with runtime.db.uow() as uow:
         stored = (await uow.session.scalars(select(ApiToken.token_hash))).all()
     assert secret not in stored
-    assert (await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {secret}"})).status_code == 200
+    assert (
+        await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {secret}"})
+    ).status_code == 200
     listed = await client.get("/api/v1/tokens", headers=desk.olga_h)
     assert all("token" not in t for t in listed.json())
     revoked = await client.delete(f"/api/v1/tokens/{r.json()['id']}", headers=desk.olga_h)
@@ -60,11 +64,17 @@ async def test_token_shown_once_stored_hashed_and_revocable(
 async def test_bad_auth_headers(client: httpx.AsyncClient, desk: Desk) -> None:
     assert (await client.get("/api/v1/auth/me")).status_code == 401
     assert (await client.get("/api/v1/auth/me", headers={"Authorization": "Basic abc"})).status_code == 401
-    assert (await client.get("/api/v1/auth/me", headers={"Authorization": "Bearer opr_fake"})).status_code == 401
+    assert (
+        await client.get("/api/v1/auth/me", headers={"Authorization": "Bearer opr_fake"})
+    ).status_code == 401
 
 
 async def test_agent_cannot_create_tokens_for_others(client: httpx.AsyncClient, desk: Desk) -> None:
-    r = await client.post("/api/v1/tokens", json={"name": "x", "agent_id": desk.pavel.id}, headers=desk.olga_h)
+    r = await client.post(
+        "/api/v1/tokens", json={"name": "x", "agent_id": desk.pavel.id}, headers=desk.olga_h
+    )
     assert r.status_code == 403
-    r = await client.post("/api/v1/tokens", json={"name": "x", "agent_id": desk.pavel.id}, headers=desk.admin_h)
+    r = await client.post(
+        "/api/v1/tokens", json={"name": "x", "agent_id": desk.pavel.id}, headers=desk.admin_h
+    )
     assert r.status_code == 201

@@ -1,6 +1,6 @@
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -25,18 +25,23 @@ def _fake_type() -> Iterator[None]:
 
 
 @pytest.fixture
-async def channel(runtime: Runtime) -> AsyncIterator[Channel]:
+async def channel(runtime: Runtime) -> Channel:
     async with runtime.db.uow() as uow:
         row = Channel(type=TYPE, name="Fake chat", settings={}, secrets_encrypted="")
         uow.session.add(row)
-    yield row
+    return row
 
 
-async def deliver(runtime: Runtime, channel: Channel, body: dict[str, Any], *, external_id: str | None = None) -> bool:
+async def deliver(
+    runtime: Runtime, channel: Channel, body: dict[str, Any], *, external_id: str | None = None
+) -> bool:
     async with runtime.db.uow() as uow:
         received = await service.receive(
-            uow, channel_id=channel.id, external_id=external_id or f"p-{body['id']}",
-            payload=json.dumps(body).encode(), content_type="application/json",
+            uow,
+            channel_id=channel.id,
+            external_id=external_id or f"p-{body['id']}",
+            payload=json.dumps(body).encode(),
+            content_type="application/json",
         )
     return received.created
 
@@ -69,7 +74,9 @@ async def test_same_payload_twice_is_stored_and_processed_once(runtime: Runtime,
 
 
 async def test_concurrent_deliveries_store_one_payload(runtime: Runtime, channel: Channel) -> None:
-    results = await asyncio.gather(*[deliver(runtime, channel, {"id": "race", "text": "x"}) for _ in range(10)])
+    results = await asyncio.gather(
+        *[deliver(runtime, channel, {"id": "race", "text": "x"}) for _ in range(10)]
+    )
     assert sum(results) == 1
     await drain(runtime)
     assert await count(runtime, Ticket) == 1
@@ -81,19 +88,28 @@ async def test_threading_by_conversation_reference_and_number(runtime: Runtime, 
     await drain(runtime)
     [first] = await tickets(runtime)
     # A second customer quoting the first customer's ticket number does not get into it.
-    await deliver(runtime, channel, {"id": "b1", "from": "2", "text": "[#1]", "number": first.id, "chat": False})
+    await deliver(
+        runtime, channel, {"id": "b1", "from": "2", "text": "[#1]", "number": first.id, "chat": False}
+    )
     # A reference to a known message threads even without a conversation.
-    await deliver(runtime, channel, {"id": "c1", "from": "3", "text": "в копии", "reply_to": "a1", "chat": False})
+    await deliver(
+        runtime, channel, {"id": "c1", "from": "3", "text": "в копии", "reply_to": "a1", "chat": False}
+    )
     await drain(runtime)
     all_tickets = await tickets(runtime)
     assert len(all_tickets) == 2
     async with runtime.db.uow() as uow:
-        counts = dict((await uow.session.execute(
-            select(Message.ticket_id, func.count()).group_by(Message.ticket_id))).all())
+        counts = dict(
+            (
+                await uow.session.execute(select(Message.ticket_id, func.count()).group_by(Message.ticket_id))
+            ).all()
+        )
     assert counts[first.id] == 3
 
 
-async def test_solved_ticket_reopens_and_closed_one_gets_a_follow_up(runtime: Runtime, channel: Channel) -> None:
+async def test_solved_ticket_reopens_and_closed_one_gets_a_follow_up(
+    runtime: Runtime, channel: Channel
+) -> None:
     await deliver(runtime, channel, {"id": "s1", "text": "вопрос"})
     await drain(runtime)
     [ticket] = await tickets(runtime)
@@ -116,16 +132,27 @@ async def test_solved_ticket_reopens_and_closed_one_gets_a_follow_up(runtime: Ru
     assert follow_up.status == "new" and old.status == "closed"
 
 
-async def test_bad_payloads_are_quarantined_and_never_block_the_queue(runtime: Runtime, channel: Channel) -> None:
+async def test_bad_payloads_are_quarantined_and_never_block_the_queue(
+    runtime: Runtime, channel: Channel
+) -> None:
     async with runtime.db.uow() as uow:
-        await service.receive(uow, channel_id=channel.id, external_id="bad", payload=b"\xff\x00not json",
-                              content_type="application/json")
+        await service.receive(
+            uow,
+            channel_id=channel.id,
+            external_id="bad",
+            payload=b"\xff\x00not json",
+            content_type="application/json",
+        )
     await deliver(runtime, channel, {"id": "boom", "explode": True})
     await deliver(runtime, channel, {"id": "fine", "text": "ok"})
     await drain(runtime)
     async with runtime.db.uow() as uow:
-        states = dict((await uow.session.execute(select(InboundPayload.external_id, InboundPayload.state))).all())
-        errors = dict((await uow.session.execute(select(InboundPayload.external_id, InboundPayload.error))).all())
+        states = dict(
+            (await uow.session.execute(select(InboundPayload.external_id, InboundPayload.state))).all()
+        )
+        errors = dict(
+            (await uow.session.execute(select(InboundPayload.external_id, InboundPayload.error))).all()
+        )
         jobs = (await uow.session.scalars(select(Job.state))).all()
     assert states == {"bad": "quarantined", "p-boom": "quarantined", "p-fine": "processed"}
     assert "not JSON" in errors["bad"] and "parser bug" in errors["p-boom"]
@@ -175,7 +202,9 @@ async def test_webhook_verifies_stores_and_answers_202(
     client: httpx.AsyncClient, runtime: Runtime, channel: Channel
 ) -> None:
     body = json.dumps({"id": "w1", "text": "hi"})
-    denied = await client.post(f"/api/v1/inbound/{channel.id}", content=body, headers={"x-fake-secret": "wrong"})
+    denied = await client.post(
+        f"/api/v1/inbound/{channel.id}", content=body, headers={"x-fake-secret": "wrong"}
+    )
     assert denied.status_code == 401
     assert await count(runtime, InboundPayload) == 0
     ok = await client.post(f"/api/v1/inbound/{channel.id}", content=body, headers={"x-fake-secret": SECRET})
@@ -187,17 +216,30 @@ async def test_webhook_verifies_stores_and_answers_202(
     assert await count(runtime, Message) == 1
 
 
-async def test_bounce_marks_our_message_failed_instead_of_a_ticket(runtime: Runtime, channel: Channel) -> None:
+async def test_bounce_marks_our_message_failed_instead_of_a_ticket(
+    runtime: Runtime, channel: Channel
+) -> None:
     await deliver(runtime, channel, {"id": "q1", "text": "вопрос"})
     await drain(runtime)
     [ticket] = await tickets(runtime)
     async with runtime.db.uow() as uow:
-        uow.session.add(Message(ticket_id=ticket.id, direction="out", author_type="agent", text="ответ",
-                                channel_type=TYPE, channel_id=channel.id, external_id="our-1",
-                                delivery_status="sent"))
+        uow.session.add(
+            Message(
+                ticket_id=ticket.id,
+                direction="out",
+                author_type="agent",
+                text="ответ",
+                channel_type=TYPE,
+                channel_id=channel.id,
+                external_id="our-1",
+                delivery_status="sent",
+            )
+        )
     await deliver(runtime, channel, {"id": "dsn", "from": "mailer-daemon", "bounce_of": "our-1"})
     await drain(runtime)
     assert await count(runtime, Ticket) == 1
     async with runtime.db.uow() as uow:
-        status = await uow.session.scalar(select(Message.delivery_status).where(Message.external_id == "our-1"))
+        status = await uow.session.scalar(
+            select(Message.delivery_status).where(Message.external_id == "our-1")
+        )
     assert status == "failed"

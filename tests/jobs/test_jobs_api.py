@@ -6,7 +6,9 @@ from opora.runtime import Runtime
 from tests.support.factories import Desk
 
 
-async def test_admin_sees_dead_jobs_and_retries_them(client: httpx.AsyncClient, desk: Desk, runtime: Runtime) -> None:
+async def test_admin_sees_dead_jobs_and_retries_them(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime
+) -> None:
     async with runtime.db.uow() as uow:
         job_id = await service.enqueue(uow, "messages.deliver", {"message_id": 1})
     async with runtime.db.uow() as uow:

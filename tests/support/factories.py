@@ -31,7 +31,11 @@ async def make_agent(
         return await agents_service.create_agent(
             uow,
             AgentCreate(
-                email=email, name=name or email.split("@")[0], role=role, password=password, team_ids=team_ids or []
+                email=email,
+                name=name or email.split("@")[0],
+                role=role,
+                password=password,
+                team_ids=team_ids or [],
             ),
         )
 
@@ -67,7 +71,9 @@ async def make_desk(runtime: Runtime) -> Desk:
     admin = await make_agent(runtime, email="anna@shop.test", name="Anna", role=Role.ADMIN)
     supervisor = await make_agent(runtime, email="sergey@shop.test", name="Sergey", role=Role.SUPERVISOR)
     # Only Olga logs in with a password in tests: argon2 is slow on purpose, so the rest have none.
-    olga = await make_agent(runtime, email="olga@shop.test", name="Olga", team_ids=[support.id], password=PASSWORD)
+    olga = await make_agent(
+        runtime, email="olga@shop.test", name="Olga", team_ids=[support.id], password=PASSWORD
+    )
     pavel = await make_agent(runtime, email="pavel@shop.test", name="Pavel", team_ids=[billing.id])
     reader = await make_agent(
         runtime, email="rita@shop.test", name="Rita", role=Role.READONLY, team_ids=[support.id]

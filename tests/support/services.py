@@ -32,9 +32,7 @@ def ensure_postgres() -> None:
         return
     versions = [os.path.basename(p) for p in glob.glob("/etc/postgresql/*")]
     for version in versions:
-        subprocess.run(
-            ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=False
-        )
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"], check=False)
     if not _wait("127.0.0.1", 5432, 30):
         raise RuntimeError("PostgreSQL is not reachable on 127.0.0.1:5432 and could not be started")
 
@@ -44,9 +42,22 @@ def ensure_redis() -> None:
         return
     subprocess.run(
         [
-            "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
-            "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
-            "--logfile", "/var/log/redis/ci.log",
+            "redis-server",
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "-::1",
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            "/var/lib/redis",
+            "--logfile",
+            "/var/log/redis/ci.log",
         ],
         check=False,
     )

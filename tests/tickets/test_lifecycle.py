@@ -66,9 +66,13 @@ def test_customer_reply_wakes_waiting_ticket(status: Status) -> None:
 
 
 def test_customer_reply_reopens_solved_within_window_only() -> None:
-    inside = lifecycle.on_customer_message(Status.SOLVED, solved_at=NOW - timedelta(days=6), now=NOW, reopen_window=WEEK)
+    inside = lifecycle.on_customer_message(
+        Status.SOLVED, solved_at=NOW - timedelta(days=6), now=NOW, reopen_window=WEEK
+    )
     assert inside.route == Route.SAME and inside.status == Status.OPEN
-    outside = lifecycle.on_customer_message(Status.SOLVED, solved_at=NOW - timedelta(days=8), now=NOW, reopen_window=WEEK)
+    outside = lifecycle.on_customer_message(
+        Status.SOLVED, solved_at=NOW - timedelta(days=8), now=NOW, reopen_window=WEEK
+    )
     assert outside.route == Route.NEW_TICKET
 
 
@@ -87,8 +91,12 @@ def test_agent_reply_opens_new_ticket_and_applies_requested_status() -> None:
 
 def _merge(**overrides: object) -> None:
     args: dict[str, object] = {
-        "source_id": 1, "source_status": Status.OPEN, "source_merged": False,
-        "target_id": 2, "target_status": Status.OPEN, "target_merged": False,
+        "source_id": 1,
+        "source_status": Status.OPEN,
+        "source_merged": False,
+        "target_id": 2,
+        "target_status": Status.OPEN,
+        "target_merged": False,
     }
     args.update(overrides)
     lifecycle.check_merge(**args)  # type: ignore[arg-type]

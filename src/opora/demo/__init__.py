@@ -43,27 +43,38 @@ async def load_demo(runtime: Runtime, *, if_empty: bool = False) -> str:
             calendar = Calendar(
                 name="Москва, 9–21",
                 timezone="Europe/Moscow",
-                weekly_hours={d: WEEKDAY_HOURS for d in ("mon", "tue", "wed", "thu", "fri", "sat")} | {"sun": []},
+                weekly_hours={d: WEEKDAY_HOURS for d in ("mon", "tue", "wed", "thu", "fri", "sat")}
+                | {"sun": []},
                 holiday_country="RU",
             )
             uow.session.add(calendar)
             await uow.session.flush()
             teams = [
-                await agents_service.create_team(uow, TeamCreate(name=name, description=desc, calendar_id=calendar.id))
+                await agents_service.create_team(
+                    uow, TeamCreate(name=name, description=desc, calendar_id=calendar.id)
+                )
                 for name, desc in TEAMS
             ]
             by_email: dict[str, Agent] = {}
             for email, name, role, language, team in AGENTS:
                 by_email[email] = await agents_service.create_agent(
                     uow,
-                    AgentCreate(email=email, name=name, role=Role(role), language=language, password=password,
-                                team_ids=[] if team is None else [teams[team].id]),
+                    AgentCreate(
+                        email=email,
+                        name=name,
+                        role=Role(role),
+                        language=language,
+                        password=password,
+                        team_ids=[] if team is None else [teams[team].id],
+                    ),
                 )
             admin = by_email[AGENTS[0][0]]
             for item in TICKETS:
                 await _ticket(uow, item, teams=[t.id for t in teams], agents=by_email, admin=admin)
             admin_token = await auth_service.issue_token(uow, agent_id=admin.id, name="demo admin")
-            agent_token = await auth_service.issue_token(uow, agent_id=by_email[AGENTS[2][0]].id, name="demo agent")
+            agent_token = await auth_service.issue_token(
+                uow, agent_id=by_email[AGENTS[2][0]].id, name="demo agent"
+            )
         text = _login_text(runtime, password, admin_token.secret, agent_token.secret)
         path.write_text(text)
         path.chmod(0o600)
@@ -98,20 +109,34 @@ async def _ticket(
     uow: UnitOfWork, item: DemoTicket, *, teams: list[int], agents: dict[str, Agent], admin: Agent
 ) -> None:
     kind, value, name, language = item.customer
-    customer = await customers_service.find_or_create_by_identity(uow, _identity_kind(kind), value, name=name,
-                                                                  language=language)
+    customer = await customers_service.find_or_create_by_identity(
+        uow, _identity_kind(kind), value, name=name, language=language
+    )
     assignee = agents[item.assignee] if item.assignee else None
     ticket = await tickets_service.open_ticket(
-        uow, actor=Actor("customer", customer.id), customer=customer, subject=item.subject, channel_type=item.channel,
-        channel_id=None, priority=item.priority, team_id=teams[item.team],
-        assignee_id=assignee.id if assignee else None, topic=item.topic, language=language, tags=item.tags,
+        uow,
+        actor=Actor("customer", customer.id),
+        customer=customer,
+        subject=item.subject,
+        channel_type=item.channel,
+        channel_id=None,
+        priority=item.priority,
+        team_id=teams[item.team],
+        assignee_id=assignee.id if assignee else None,
+        topic=item.topic,
+        language=language,
+        tags=item.tags,
     )
     writer = assignee or admin
     principal = Principal(agent_id=writer.id, role=Role(writer.role), team_ids=frozenset(teams), via="token")
     for author, text in item.messages:
         await tickets_service.add_message(
-            uow, principal, ticket.id,
-            MessageIn(text=text, author="customer" if author == "customer" else "agent", internal=author == "note"),
+            uow,
+            principal,
+            ticket.id,
+            MessageIn(
+                text=text, author="customer" if author == "customer" else "agent", internal=author == "note"
+            ),
             ticket=ticket,
         )
     target = Status(item.status)
@@ -136,9 +161,20 @@ async def _backdate(uow: UnitOfWork, ticket: Ticket, item: DemoTicket) -> None:
         message.created_at = message.created_at - shift + step * index
     for event in events:
         event.created_at = event.created_at - shift
-    for column in ("created_at", "updated_at", "status_changed_at", "first_response_at", "last_customer_message_at",
-                   "solved_at", "closed_at"):
+    for column in (
+        "created_at",
+        "updated_at",
+        "status_changed_at",
+        "first_response_at",
+        "last_customer_message_at",
+        "solved_at",
+        "closed_at",
+    ):
         value = getattr(ticket, column)
         if value is not None:
-            setattr(ticket, column, value - shift + (step * len(messages) if column != "created_at" else timedelta()))
+            setattr(
+                ticket,
+                column,
+                value - shift + (step * len(messages) if column != "created_at" else timedelta()),
+            )
     await uow.session.flush()

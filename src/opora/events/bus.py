@@ -87,7 +87,7 @@ class RedisBus(EventBus):
                     log.warning("dropped an undecodable bus message on %s", topic)
         finally:
             await pubsub.unsubscribe(PREFIX + topic)
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -44,7 +44,10 @@ async def webhook(channel_id: int, request: Request, uow: Uow, runtime: RuntimeD
     key = id_of(hook) if callable(id_of) else None
     key = key or "sha256:" + hashlib.sha256(body).hexdigest()
     received = await service.receive(
-        uow, channel_id=channel.id, external_id=key, payload=body,
+        uow,
+        channel_id=channel.id,
+        external_id=key,
+        payload=body,
         content_type=request.headers.get("content-type", "application/octet-stream"),
     )
     return Accepted(accepted=True, duplicate=not received.created)
@@ -62,7 +65,10 @@ async def list_payloads(
     rows = list(await repository.list_payloads(uow.session, state=state, limit=limit + 1, after_id=after))
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page(items=[PayloadOut.model_validate(r) for r in rows], next_cursor=encode_cursor(rows[-1].id) if more else None)
+    return Page(
+        items=[PayloadOut.model_validate(r) for r in rows],
+        next_cursor=encode_cursor(rows[-1].id) if more else None,
+    )
 
 
 @router.get("/admin/inbound/{payload_id}")

@@ -15,10 +15,16 @@ from opora.tickets.models import Message, Ticket
 
 
 async def insert_payload(
-    session: AsyncSession, *, channel_id: int, external_id: str, content_type: str, encoding: str, payload: str
+    session: AsyncSession,
+    *,
+    channel_id: int,
+    external_id: str,
+    content_type: str,
+    encoding: str,
+    payload: str,
 ) -> int | None:
     """Store a payload once per (channel, external id); ``None`` when it was already stored."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (
         insert(InboundPayload)
         .values(
@@ -37,7 +43,9 @@ async def insert_payload(
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-async def lock_received(session: AsyncSession, ids: Sequence[int], *, skip_locked: bool) -> list[InboundPayload]:
+async def lock_received(
+    session: AsyncSession, ids: Sequence[int], *, skip_locked: bool
+) -> list[InboundPayload]:
     """The given payloads still waiting, locked for this transaction.
 
     On PostgreSQL two workers draining at once skip each other's rows instead of waiting;
@@ -80,7 +88,9 @@ async def list_payloads(
     return (await session.scalars(query)).all()
 
 
-async def message_by_external_id(session: AsyncSession, channel_id: int, external_ids: Sequence[str]) -> Message | None:
+async def message_by_external_id(
+    session: AsyncSession, channel_id: int, external_ids: Sequence[str]
+) -> Message | None:
     """The newest stored message (either direction) carrying one of these provider ids."""
     if not external_ids:
         return None
@@ -101,7 +111,11 @@ async def message_exists(session: AsyncSession, channel_id: int, external_id: st
 async def latest_ticket_of(session: AsyncSession, *, customer_id: int, channel_id: int) -> Ticket | None:
     query = (
         select(Ticket)
-        .where(Ticket.customer_id == customer_id, Ticket.channel_id == channel_id, Ticket.merged_into_id.is_(None))
+        .where(
+            Ticket.customer_id == customer_id,
+            Ticket.channel_id == channel_id,
+            Ticket.merged_into_id.is_(None),
+        )
         .order_by(Ticket.id.desc())
         .limit(1)
     )

@@ -71,8 +71,12 @@ async def receive(
         raise InvalidInput(f"The payload is larger than {MAX_PAYLOAD_BYTES} bytes.", field="payload")
     text, encoding = _encode(payload)
     payload_id = await repository.insert_payload(
-        uow.session, channel_id=channel_id, external_id=external_id, content_type=content_type,
-        encoding=encoding, payload=text,
+        uow.session,
+        channel_id=channel_id,
+        external_id=external_id,
+        content_type=content_type,
+        encoding=encoding,
+        payload=text,
     )
     if payload_id is None:
         return Received(payload_id=None, created=False)
@@ -163,12 +167,18 @@ async def _ingest(uow: UnitOfWork, runtime: Runtime, channel: Channel, inbound: 
         # A delivery report is about our mail, not a new conversation.
         original = await repository.message_by_external_id(session, channel.id, [str(bounce_of)])
         if original is not None and original.direction == "out":
-            reason = str(inbound.metadata.get("bounce_reason") or "the recipient's server refused the message")
+            reason = str(
+                inbound.metadata.get("bounce_reason") or "the recipient's server refused the message"
+            )
             await repository.mark_outbound_failed(session, original.id, reason[:2000])
         return False
     customer = await customers_service.find_or_create_by_identity(
-        uow, inbound.sender_kind, inbound.sender_value, name=inbound.sender_name,
-        language=inbound.metadata.get("language"), field="sender",
+        uow,
+        inbound.sender_kind,
+        inbound.sender_value,
+        name=inbound.sender_name,
+        language=inbound.metadata.get("language"),
+        field="sender",
     )
     now = utcnow()
     references = [r for r in [inbound.reply_to, *inbound.metadata.get("references", ())] if r]
@@ -188,8 +198,13 @@ async def _ingest(uow: UnitOfWork, runtime: Runtime, channel: Channel, inbound: 
     )
     if decision.ticket_id is None:
         ticket = await tickets_service.open_ticket(
-            uow, actor=Actor("customer", customer.id), customer=customer, subject=(inbound.subject or "")[:500],
-            channel_type=channel.type, channel_id=channel.id, follow_up_of=decision.follow_up_of,
+            uow,
+            actor=Actor("customer", customer.id),
+            customer=customer,
+            subject=(inbound.subject or "")[:500],
+            channel_type=channel.type,
+            channel_id=channel.id,
+            follow_up_of=decision.follow_up_of,
             team_id=_int(channel.settings.get("team_id")),
         )
     else:
@@ -198,14 +213,21 @@ async def _ingest(uow: UnitOfWork, runtime: Runtime, channel: Channel, inbound: 
             raise NotFound(f"Ticket {decision.ticket_id} vanished while threading.")
         ticket = found
     message = await tickets_service.append_inbound(
-        uow, ticket, customer_id=customer.id, text=inbound.text[: runtime.settings.max_text_chars],
-        html=inbound.html, external_id=inbound.external_id, status=decision.status,
-        metadata=_jsonable({
-            **inbound.metadata,
-            "threaded_by": decision.reason,
-            # Replies go back to the address the customer wrote from, not any identity they have.
-            "sender": {"kind": str(inbound.sender_kind), "value": inbound.sender_value},
-        }),
+        uow,
+        ticket,
+        customer_id=customer.id,
+        text=inbound.text[: runtime.settings.max_text_chars],
+        html=inbound.html,
+        external_id=inbound.external_id,
+        status=decision.status,
+        metadata=_jsonable(
+            {
+                **inbound.metadata,
+                "threaded_by": decision.reason,
+                # Replies go back to the address the customer wrote from, not any identity they have.
+                "sender": {"kind": str(inbound.sender_kind), "value": inbound.sender_value},
+            }
+        ),
         created_at=now,
     )
     await _store_attachments(uow, runtime, message, inbound)
@@ -226,20 +248,34 @@ async def _candidate(session: Any, ticket_id: int | None) -> Candidate | None:
     return Candidate(ticket.id, ticket.customer_id, Status(ticket.status), ticket.solved_at)
 
 
-async def _store_attachments(uow: UnitOfWork, runtime: Runtime, message: Message, inbound: InboundMessage) -> None:
+async def _store_attachments(
+    uow: UnitOfWork, runtime: Runtime, message: Message, inbound: InboundMessage
+) -> None:
     limit = runtime.storage.max_bytes
     for item in inbound.attachments:
         if len(item.data) > limit:
             # Keep the message; note the file that was too large instead of refusing the mail.
-            message.metadata_ = {**message.metadata_, "skipped_attachments": [
-                *message.metadata_.get("skipped_attachments", []), {"filename": item.filename, "size": len(item.data)}]}
+            message.metadata_ = {
+                **message.metadata_,
+                "skipped_attachments": [
+                    *message.metadata_.get("skipped_attachments", []),
+                    {"filename": item.filename, "size": len(item.data)},
+                ],
+            }
             continue
         digest = await asyncio.to_thread(runtime.storage.put, item.data)
-        uow.session.add(Attachment(
-            message_id=message.id, sha256=digest, filename=item.filename[:255] or "attachment",
-            content_type=item.content_type[:100] or "application/octet-stream", size=len(item.data),
-            is_inline=item.is_inline, content_id=item.content_id, created_at=utcnow(),
-        ))
+        uow.session.add(
+            Attachment(
+                message_id=message.id,
+                sha256=digest,
+                filename=item.filename[:255] or "attachment",
+                content_type=item.content_type[:100] or "application/octet-stream",
+                size=len(item.data),
+                is_inline=item.is_inline,
+                content_id=item.content_id,
+                created_at=utcnow(),
+            )
+        )
     await uow.session.flush()
 
 
@@ -258,7 +294,9 @@ async def retry_payload(uow: UnitOfWork, payload_id: int) -> InboundPayload:
     if row is None:
         raise NotFound(f"Inbound payload {payload_id} does not exist.")
     if row.state != PayloadState.QUARANTINED:
-        raise InvalidInput(f"Only quarantined payloads can be retried; this one is {row.state}.", field="state")
+        raise InvalidInput(
+            f"Only quarantined payloads can be retried; this one is {row.state}.", field="state"
+        )
     row.state = PayloadState.RECEIVED
     row.error = None
     await enqueue(uow, PROCESS_TASK, {"payload_id": row.id}, unique_key=job_key(row.id))

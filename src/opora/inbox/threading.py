@@ -55,5 +55,7 @@ def decide(
         candidate.status, solved_at=candidate.solved_at, now=now, reopen_window=reopen_window
     )
     if outcome.route == Route.NEW_TICKET:
-        return Decision(ticket_id=None, status=Status.NEW, follow_up_of=candidate.ticket_id, reason=f"{reason}_finished")
+        return Decision(
+            ticket_id=None, status=Status.NEW, follow_up_of=candidate.ticket_id, reason=f"{reason}_finished"
+        )
     return Decision(ticket_id=candidate.ticket_id, status=outcome.status, reason=reason)

@@ -32,8 +32,12 @@ async def run_checks(settings: Settings) -> tuple[str, bool]:
     lines.append(f"Opora configuration — {shape}")
     lines.append(f"  data dir:      {settings.data_dir.resolve()}")
     lines.append(f"  database:      {_masked(url)}")
-    lines.append(f"  event bus:     {'Redis ' + _masked(settings.redis_url) if settings.redis_url else 'in-memory'}")
-    key_source = "OPORA_SECRET_KEY" if settings.secret_key else f"{settings.data_dir / SECRET_FILE} (generated)"
+    lines.append(
+        f"  event bus:     {'Redis ' + _masked(settings.redis_url) if settings.redis_url else 'in-memory'}"
+    )
+    key_source = (
+        "OPORA_SECRET_KEY" if settings.secret_key else f"{settings.data_dir / SECRET_FILE} (generated)"
+    )
     lines.append(f"  secret key:    {key_source}")
     lines.append(f"  base URL:      {settings.base_url}")
     lines.append(f"  language/zone: {settings.default_language} / {settings.default_timezone}")
@@ -52,8 +56,11 @@ async def run_checks(settings: Settings) -> tuple[str, bool]:
             await conn.execute(text("SELECT 1"))
         report(True, "database", "reachable")
         current, head = await current_revision(database), head_revision(url)
-        report(current == head, "migrations", f"at {current or 'none'}, latest {head}"
-               + ("" if current == head else " — run `opora migrate`"))
+        report(
+            current == head,
+            "migrations",
+            f"at {current or 'none'}, latest {head}" + ("" if current == head else " — run `opora migrate`"),
+        )
     except Exception as exc:  # any driver error is a finding to print, not a crash
         report(False, "database", f"unreachable: {exc.__class__.__name__}: {exc}")
     finally:

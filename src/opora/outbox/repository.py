@@ -25,7 +25,9 @@ async def thread_ids(session: AsyncSession, ticket_id: int, channel_id: int, lim
     """Provider ids of the conversation so far, oldest first (mail's References header)."""
     query = (
         select(Message.external_id)
-        .where(Message.ticket_id == ticket_id, Message.channel_id == channel_id, Message.external_id.is_not(None))
+        .where(
+            Message.ticket_id == ticket_id, Message.channel_id == channel_id, Message.external_id.is_not(None)
+        )
         .order_by(Message.id.desc())
         .limit(limit)
     )

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 REFERENCES_LIMIT = 20
 
 
-class RetryLater(Exception):  # noqa: N818  (reads as what the job should do)
+class RetryLater(Exception):
     """The provider failed temporarily; the job queue retries with backoff."""
 
 
@@ -59,7 +59,9 @@ async def prepare(runtime: Runtime, message_id: int) -> Prepared | DeliveryResul
         files = []
         for item in await repository.attachments(uow.session, message.id):
             data = await asyncio.to_thread(runtime.storage.get, item.sha256)
-            files.append(OutboundAttachment(filename=item.filename, content_type=item.content_type, data=data))
+            files.append(
+                OutboundAttachment(filename=item.filename, content_type=item.content_type, data=data)
+            )
         outbound = OutboundMessage(
             idempotency_key=f"opora-message-{message.id}",
             recipient_kind=IdentityKind(kind),
@@ -72,7 +74,9 @@ async def prepare(runtime: Runtime, message_id: int) -> Prepared | DeliveryResul
             ticket_id=ticket.id,
             message_id=message.id,
             metadata={
-                "references": await repository.thread_ids(uow.session, ticket.id, channel.id, REFERENCES_LIMIT),
+                "references": await repository.thread_ids(
+                    uow.session, ticket.id, channel.id, REFERENCES_LIMIT
+                ),
                 "ticket_number": ticket.id,
             },
         )
@@ -92,7 +96,9 @@ async def deliver(uow: UnitOfWork, runtime: Runtime, message_id: int, *, last_at
         return
     adapter = channels_service.adapter_for(runtime, prepared.channel)
     if adapter is None:
-        await record(uow, message_id, DeliveryResult.failed("this channel cannot send replies", retriable=False))
+        await record(
+            uow, message_id, DeliveryResult.failed("this channel cannot send replies", retriable=False)
+        )
         return
     try:
         result = await adapter.send(prepared.outbound)
@@ -118,7 +124,11 @@ async def record(uow: UnitOfWork, message_id: int, result: DeliveryResult) -> No
         message.delivery_status = DeliveryStatus.FAILED
         message.delivery_error = (result.error or "failed")[:2000]
     await events.record(
-        uow, ticket_id=message.ticket_id, kind="message_delivery", actor=SYSTEM,
+        uow,
+        ticket_id=message.ticket_id,
+        kind="message_delivery",
+        actor=SYSTEM,
         data={"message_id": message.id, "status": message.delivery_status, "error": message.delivery_error},
-        team_id=ticket.team_id if ticket else None, assignee_id=ticket.assignee_id if ticket else None,
+        team_id=ticket.team_id if ticket else None,
+        assignee_id=ticket.assignee_id if ticket else None,
     )

@@ -13,7 +13,15 @@ from opora.kit.schema import Page
 from opora.tickets import repository, service
 from opora.tickets.lifecycle import Status
 from opora.tickets.repository import TicketFilter
-from opora.tickets.schemas import EventOut, MergeIn, MessageIn, MessageOut, TicketCreate, TicketOut, TicketUpdate
+from opora.tickets.schemas import (
+    EventOut,
+    MergeIn,
+    MessageIn,
+    MessageOut,
+    TicketCreate,
+    TicketOut,
+    TicketUpdate,
+)
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"])
 
@@ -94,7 +102,9 @@ async def list_messages(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page(items=await service.message_out(uow, rows), next_cursor=encode_cursor(rows[-1].id) if more else None)
+    return Page(
+        items=await service.message_out(uow, rows), next_cursor=encode_cursor(rows[-1].id) if more else None
+    )
 
 
 @router.post("/{ticket_id}/messages", status_code=201)
@@ -117,5 +127,6 @@ async def list_events(
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(
-        items=[EventOut.model_validate(e) for e in rows], next_cursor=encode_cursor(rows[-1].id) if more else None
+        items=[EventOut.model_validate(e) for e in rows],
+        next_cursor=encode_cursor(rows[-1].id) if more else None,
     )

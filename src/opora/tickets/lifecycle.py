@@ -87,7 +87,12 @@ def on_agent_reply(current: Status, requested: Status | None = None) -> Status:
 
 
 def check_merge(
-    *, source_id: int, source_status: Status, source_merged: bool, target_id: int, target_status: Status,
+    *,
+    source_id: int,
+    source_status: Status,
+    source_merged: bool,
+    target_id: int,
+    target_status: Status,
     target_merged: bool,
 ) -> None:
     """Merging moves the source's messages into the target and closes the source."""

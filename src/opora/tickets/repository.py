@@ -30,7 +30,7 @@ class TicketFilter:
     include_merged: bool = False
 
 
-def _filtered(f: TicketFilter) -> Select[tuple[Ticket]]:
+def _filtered(f: TicketFilter) -> Select[Ticket]:
     query = select(Ticket)
     if f.visible_team_ids is not None:
         scope = [Ticket.assignee_id == f.visible_agent_id]
@@ -96,7 +96,9 @@ async def tags_of(session: AsyncSession, ticket_ids: Sequence[int]) -> dict[int,
     if not ticket_ids:
         return result
     rows = await session.execute(
-        select(TicketTag.ticket_id, TicketTag.tag).where(TicketTag.ticket_id.in_(ticket_ids)).order_by(TicketTag.tag)
+        select(TicketTag.ticket_id, TicketTag.tag)
+        .where(TicketTag.ticket_id.in_(ticket_ids))
+        .order_by(TicketTag.tag)
     )
     for ticket_id, tag in rows:
         result[ticket_id].append(tag)
@@ -143,7 +145,9 @@ async def move_messages(session: AsyncSession, *, from_ticket_id: int, to_ticket
 async def list_events(
     session: AsyncSession, ticket_id: int, *, limit: int, after_id: int | None
 ) -> Sequence[TicketEvent]:
-    query = select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id).limit(limit)
+    query = (
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id).limit(limit)
+    )
     if after_id is not None:
         query = query.where(TicketEvent.id > after_id)
     return (await session.scalars(query)).all()

@@ -38,7 +38,9 @@ DELIVER_TASK = "messages.deliver"
 MANUAL_REOPEN_WINDOW = timedelta.max
 
 
-async def visible_ticket(uow: UnitOfWork, principal: Principal, ticket_id: int, *, write: bool = False) -> Ticket:
+async def visible_ticket(
+    uow: UnitOfWork, principal: Principal, ticket_id: int, *, write: bool = False
+) -> Ticket:
     ticket = await repository.get_ticket(uow.session, ticket_id, for_update=write)
     if ticket is None:
         raise NotFound(f"Ticket {ticket_id} does not exist.")
@@ -63,7 +65,11 @@ async def list_tickets(
     if cursor:
         raw_updated, raw_id = decode_cursor(cursor, 2)
         after = (cursor_datetime(raw_updated), cursor_int(raw_id))
-    rows = list(await repository.list_tickets(uow.session, visibility_filter(principal, f), limit=limit + 1, after=after))
+    rows = list(
+        await repository.list_tickets(
+            uow.session, visibility_filter(principal, f), limit=limit + 1, after=after
+        )
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1].updated_at, rows[-1].id) if more else None
@@ -191,8 +197,13 @@ async def _set_status(uow: UnitOfWork, ticket: Ticket, status: Status, actor: Ac
     elif old == Status.SOLVED:
         ticket.solved_at = None
     await events.record(
-        uow, ticket_id=ticket.id, kind="status_changed", actor=actor, data={"status": change(old, status)},
-        team_id=ticket.team_id, assignee_id=ticket.assignee_id,
+        uow,
+        ticket_id=ticket.id,
+        kind="status_changed",
+        actor=actor,
+        data={"status": change(old, status)},
+        team_id=ticket.team_id,
+        assignee_id=ticket.assignee_id,
     )
 
 
@@ -211,18 +222,31 @@ async def update_ticket(uow: UnitOfWork, principal: Principal, ticket_id: int, d
     now = utcnow()
     actor = principal.actor
     if "status" in changes:
-        await _set_status(uow, ticket, lifecycle.transition(Status(ticket.status), changes.pop("status")), actor, now)
+        await _set_status(
+            uow, ticket, lifecycle.transition(Status(ticket.status), changes.pop("status")), actor, now
+        )
     elif Status(ticket.status) == Status.CLOSED and changes:
         raise InvalidInput("A closed ticket cannot be changed.", field="status")
-    simple = {"subject": "subject_changed", "priority": "priority_changed", "topic": "topic_changed",
-              "language": "language_changed", "team_id": "team_changed", "assignee_id": "assigned"}
+    simple = {
+        "subject": "subject_changed",
+        "priority": "priority_changed",
+        "topic": "topic_changed",
+        "language": "language_changed",
+        "team_id": "team_changed",
+        "assignee_id": "assigned",
+    }
     for key, kind in simple.items():
         if key in changes and changes[key] != getattr(ticket, key):
             old = getattr(ticket, key)
             setattr(ticket, key, changes[key])
             await events.record(
-                uow, ticket_id=ticket.id, kind=kind, actor=actor, data={key: change(old, changes[key])},
-                team_id=ticket.team_id, assignee_id=ticket.assignee_id,
+                uow,
+                ticket_id=ticket.id,
+                kind=kind,
+                actor=actor,
+                data={key: change(old, changes[key])},
+                team_id=ticket.team_id,
+                assignee_id=ticket.assignee_id,
             )
     if "tags" in changes:
         old_tags = (await repository.tags_of(uow.session, [ticket.id]))[ticket.id]
@@ -230,8 +254,13 @@ async def update_ticket(uow: UnitOfWork, principal: Principal, ticket_id: int, d
         if old_tags != new_tags:
             await repository.set_tags(uow.session, ticket.id, new_tags)
             await events.record(
-                uow, ticket_id=ticket.id, kind="tags_changed", actor=actor, data={"tags": change(old_tags, new_tags)},
-                team_id=ticket.team_id, assignee_id=ticket.assignee_id,
+                uow,
+                ticket_id=ticket.id,
+                kind="tags_changed",
+                actor=actor,
+                data={"tags": change(old_tags, new_tags)},
+                team_id=ticket.team_id,
+                assignee_id=ticket.assignee_id,
             )
     if changes.get("custom_fields"):
         merged = dict(ticket.custom_fields)
@@ -244,9 +273,13 @@ async def update_ticket(uow: UnitOfWork, principal: Principal, ticket_id: int, d
             old_fields = ticket.custom_fields
             ticket.custom_fields = merged
             await events.record(
-                uow, ticket_id=ticket.id, kind="fields_changed", actor=actor,
+                uow,
+                ticket_id=ticket.id,
+                kind="fields_changed",
+                actor=actor,
                 data={"custom_fields": change(old_fields, merged)},
-                team_id=ticket.team_id, assignee_id=ticket.assignee_id,
+                team_id=ticket.team_id,
+                assignee_id=ticket.assignee_id,
             )
     ticket.updated_at = now
     await uow.session.flush()
@@ -276,26 +309,46 @@ async def add_message(
             raise InvalidInput("A customer message cannot be an internal note.", field="internal")
         if current == Status.CLOSED:
             raise InvalidInput("The ticket is closed; create a new ticket instead.", field="status")
-        outcome = lifecycle.on_customer_message(current, solved_at=ticket.solved_at, now=now, reopen_window=MANUAL_REOPEN_WINDOW)
+        outcome = lifecycle.on_customer_message(
+            current, solved_at=ticket.solved_at, now=now, reopen_window=MANUAL_REOPEN_WINDOW
+        )
         message = Message(
-            ticket_id=ticket.id, direction=Direction.IN, author_type=AuthorType.CUSTOMER,
-            author_customer_id=customer_id or ticket.customer_id, text=data.text, html=html,
-            channel_type=ticket.channel_type, delivery_status=DeliveryStatus.RECEIVED, created_at=now,
+            ticket_id=ticket.id,
+            direction=Direction.IN,
+            author_type=AuthorType.CUSTOMER,
+            author_customer_id=customer_id or ticket.customer_id,
+            text=data.text,
+            html=html,
+            channel_type=ticket.channel_type,
+            delivery_status=DeliveryStatus.RECEIVED,
+            created_at=now,
         )
         ticket.last_customer_message_at = now
         new_status = lifecycle.transition(outcome.status, data.status) if data.status else outcome.status
     elif data.internal:
         message = Message(
-            ticket_id=ticket.id, direction=Direction.OUT, author_type=AuthorType.AGENT,
-            author_agent_id=principal.agent_id, is_internal=True, text=data.text, html=html,
-            channel_type=ticket.channel_type, delivery_status=DeliveryStatus.NOT_SENT, created_at=now,
+            ticket_id=ticket.id,
+            direction=Direction.OUT,
+            author_type=AuthorType.AGENT,
+            author_agent_id=principal.agent_id,
+            is_internal=True,
+            text=data.text,
+            html=html,
+            channel_type=ticket.channel_type,
+            delivery_status=DeliveryStatus.NOT_SENT,
+            created_at=now,
         )
         new_status = lifecycle.transition(current, data.status) if data.status else current
     else:
         new_status = lifecycle.on_agent_reply(current, data.status)
         message = Message(
-            ticket_id=ticket.id, direction=Direction.OUT, author_type=AuthorType.AGENT,
-            author_agent_id=principal.agent_id, text=data.text, html=html, channel_type=ticket.channel_type,
+            ticket_id=ticket.id,
+            direction=Direction.OUT,
+            author_type=AuthorType.AGENT,
+            author_agent_id=principal.agent_id,
+            text=data.text,
+            html=html,
+            channel_type=ticket.channel_type,
             channel_id=ticket.channel_id,
             # A ticket with a channel gets the reply delivered by a job; one created through the
             # API has no channel of its own and the shop's integration reads replies from the API.
@@ -307,10 +360,18 @@ async def add_message(
     uow.session.add(message)
     await uow.session.flush()
     await events.record(
-        uow, ticket_id=ticket.id, kind="message_added", actor=principal.actor,
-        data={"message_id": message.id, "direction": message.direction, "internal": message.is_internal,
-              "author_type": message.author_type},
-        team_id=ticket.team_id, assignee_id=ticket.assignee_id,
+        uow,
+        ticket_id=ticket.id,
+        kind="message_added",
+        actor=principal.actor,
+        data={
+            "message_id": message.id,
+            "direction": message.direction,
+            "internal": message.is_internal,
+            "author_type": message.author_type,
+        },
+        team_id=ticket.team_id,
+        assignee_id=ticket.assignee_id,
     )
     await _set_status(uow, ticket, new_status, principal.actor, now)
     ticket.updated_at = now
@@ -323,27 +384,39 @@ async def merge_tickets(uow: UnitOfWork, principal: Principal, source_id: int, t
     source = await visible_ticket(uow, principal, source_id, write=True)
     target = await visible_ticket(uow, principal, target_id, write=True)
     lifecycle.check_merge(
-        source_id=source.id, source_status=Status(source.status), source_merged=source.merged_into_id is not None,
-        target_id=target.id, target_status=Status(target.status), target_merged=target.merged_into_id is not None,
+        source_id=source.id,
+        source_status=Status(source.status),
+        source_merged=source.merged_into_id is not None,
+        target_id=target.id,
+        target_status=Status(target.status),
+        target_merged=target.merged_into_id is not None,
     )
     now = utcnow()
     moved = await repository.move_messages(uow.session, from_ticket_id=source.id, to_ticket_id=target.id)
     source.merged_into_id = target.id
     # The merged ticket is finished for good: replies thread into the survivor from now on.
     await _set_status(uow, source, Status.CLOSED, principal.actor, now)
-    source_tags = (await repository.tags_of(uow.session, [source.id, target.id]))
+    source_tags = await repository.tags_of(uow.session, [source.id, target.id])
     union = sorted(set(source_tags[source.id]) | set(source_tags[target.id]))
     if union != source_tags[target.id]:
         await repository.set_tags(uow.session, target.id, union)
     await events.record(
-        uow, ticket_id=source.id, kind="merged", actor=principal.actor,
+        uow,
+        ticket_id=source.id,
+        kind="merged",
+        actor=principal.actor,
         data={"merged_into_id": target.id, "messages_moved": moved},
-        team_id=source.team_id, assignee_id=source.assignee_id,
+        team_id=source.team_id,
+        assignee_id=source.assignee_id,
     )
     await events.record(
-        uow, ticket_id=target.id, kind="ticket_merged_in", actor=principal.actor,
+        uow,
+        ticket_id=target.id,
+        kind="ticket_merged_in",
+        actor=principal.actor,
         data={"source_ticket_id": source.id, "messages_moved": moved},
-        team_id=target.team_id, assignee_id=target.assignee_id,
+        team_id=target.team_id,
+        assignee_id=target.assignee_id,
     )
     source.updated_at = now
     target.updated_at = now
@@ -355,7 +428,11 @@ async def ticket_out(uow: UnitOfWork, tickets: Sequence[Ticket]) -> list[TicketO
     tags = await repository.tags_of(uow.session, [t.id for t in tickets])
     return [
         TicketOut.model_validate(
-            {**{c.key: getattr(t, c.key) for c in Ticket.__table__.columns}, "number": t.id, "tags": tags[t.id]}
+            {
+                **{c.key: getattr(t, c.key) for c in Ticket.__table__.columns},
+                "number": t.id,
+                "tags": tags[t.id],
+            }
         )
         for t in tickets
     ]
@@ -406,10 +483,18 @@ async def append_inbound(
     await uow.session.flush()
     actor = Actor("customer", customer_id)
     await events.record(
-        uow, ticket_id=ticket.id, kind="message_added", actor=actor,
-        data={"message_id": message.id, "direction": message.direction, "internal": False,
-              "author_type": message.author_type},
-        team_id=ticket.team_id, assignee_id=ticket.assignee_id,
+        uow,
+        ticket_id=ticket.id,
+        kind="message_added",
+        actor=actor,
+        data={
+            "message_id": message.id,
+            "direction": message.direction,
+            "internal": False,
+            "author_type": message.author_type,
+        },
+        team_id=ticket.team_id,
+        assignee_id=ticket.assignee_id,
     )
     await _set_status(uow, ticket, status, actor, now)
     ticket.last_customer_message_at = now

@@ -20,7 +20,9 @@ _HAS_ID = sa.text("external_id IS NOT NULL")
 
 def upgrade() -> None:
     with op.batch_alter_table("inbound_payloads") as batch_op:
-        batch_op.add_column(sa.Column("encoding", sa.String(length=10), nullable=False, server_default="utf-8"))
+        batch_op.add_column(
+            sa.Column("encoding", sa.String(length=10), nullable=False, server_default="utf-8")
+        )
     with op.batch_alter_table("messages") as batch_op:
         batch_op.drop_index("ix_messages_external")
         batch_op.create_index(
