@@ -130,14 +130,17 @@ class UnitOfWork:
     def after_commit(self, hook: Hook) -> None:
         self._hooks.append(hook)
 
-    def publish(self, topic: str, message: dict[str, Any]) -> None:
-        """Queue a bus message that leaves only if this transaction commits."""
+    def publish(self, topic: str, message: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
+        """Queue a bus message that leaves only if this transaction commits.
+
+        A callable is built after the commit, when rows added without a flush have their ids.
+        """
         publisher = self.database.publisher
         if publisher is None:
             return
 
         async def _send() -> None:
-            await publisher.publish(topic, message)
+            await publisher.publish(topic, message() if callable(message) else message)
 
         self._hooks.append(_send)
 
@@ -153,6 +156,18 @@ class UnitOfWork:
         finally:
             await self.session.close()
         await self._run_hooks()
+
+    async def restart(self) -> None:
+        """Roll back what was done so far and keep going in a fresh transaction.
+
+        For batch work that first tries the fast path and, on an error, redoes the batch
+        carefully. Hooks of the abandoned attempt are dropped with it.
+        """
+        if self._done:
+            raise RuntimeError("unit of work already finished")
+        self._hooks.clear()
+        self._enqueued_jobs = False
+        await self.session.rollback()
 
     async def rollback(self) -> None:
         if self._done:

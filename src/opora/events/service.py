@@ -55,11 +55,12 @@ async def record(
         data=data or {},
         created_at=utcnow(),
     )
+    # No flush here: the row goes out with the next flush or the commit, batched with its
+    # neighbours, and the live message is built after the commit when the id exists.
     uow.session.add(row)
-    await uow.session.flush()
     uow.publish(
         TICKET_TOPIC,
-        {
+        lambda: {
             "id": row.id,
             "ticket_id": ticket_id,
             "kind": kind,

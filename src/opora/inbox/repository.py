@@ -103,9 +103,16 @@ async def message_by_external_id(
     return (await session.scalars(query)).first()
 
 
-async def message_exists(session: AsyncSession, channel_id: int, external_id: str) -> bool:
-    query = select(Message.id).where(Message.channel_id == channel_id, Message.external_id == external_id)
-    return (await session.scalar(query)) is not None
+async def existing_external_ids(
+    session: AsyncSession, channel_id: int, external_ids: Sequence[str]
+) -> set[str]:
+    """Which of these provider ids are already stored as messages of the channel: one query a batch."""
+    if not external_ids:
+        return set()
+    query = select(Message.external_id).where(
+        Message.channel_id == channel_id, Message.external_id.in_(sorted(set(external_ids)))
+    )
+    return {value for value in (await session.scalars(query)).all() if value is not None}
 
 
 async def latest_ticket_of(session: AsyncSession, *, customer_id: int, channel_id: int) -> Ticket | None:

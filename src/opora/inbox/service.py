@@ -12,9 +12,11 @@ import base64
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from opora.channels import service as channels_service
 from opora.channels.base import ChannelAdapter, InboundMessage, UnparseablePayload
@@ -26,7 +28,7 @@ from opora.inbox import repository
 from opora.inbox.models import InboundPayload, PayloadState
 from opora.inbox.threading import Candidate, decide
 from opora.jobs.service import complete_queued, enqueue
-from opora.kit.errors import AppError, InvalidInput, NotFound
+from opora.kit.errors import InvalidInput, NotFound
 from opora.kit.time import utcnow
 from opora.runtime import Runtime
 from opora.tickets import repository as tickets_repo
@@ -102,23 +104,98 @@ async def process(uow: UnitOfWork, runtime: Runtime, payload_id: int, *, batch_s
     """Process this payload and up to ``batch_size - 1`` others still waiting; return how many.
 
     The others' own jobs are completed in the same transaction, so each payload is processed once
-    whichever job reaches it first. Each payload runs in a savepoint: one that breaks the code is
-    quarantined with the error instead of failing the whole batch forever.
+    whichever job reaches it first. The batch first runs straight through; if anything breaks, it
+    is redone with a savepoint per payload so that the one payload that breaks the code is
+    quarantined with its error instead of failing the whole batch forever.
     """
     others = await repository.next_received_ids(uow.session, exclude=payload_id, limit=batch_size - 1)
-    rows = await repository.lock_received(uow.session, [payload_id, *others], skip_locked=not uow.is_sqlite)
-    adapters: dict[int, ChannelAdapter | None] = {}
-    for row in rows:
-        try:
-            async with uow.session.begin_nested():
-                await _process_one(uow, runtime, row, adapters)
-        except AppError:
-            raise
-        except Exception as exc:
-            log.exception("inbound payload %s failed", row.id)
-            await _quarantine(row, f"processing failed: {exc.__class__.__name__}: {exc}")
+    ids = [payload_id, *others]
+    try:
+        rows = await _process_batch(uow, runtime, ids, isolate=False)
+    except TRANSIENT:
+        raise
+    except Exception:
+        log.warning("inbound batch failed; redoing it payload by payload", exc_info=True)
+        await uow.restart()
+        rows = await _process_batch(uow, runtime, ids, isolate=True)
     await complete_queued(uow, [job_key(row.id) for row in rows if row.id != payload_id])
     return len(rows)
+
+
+# Errors that say nothing about the payload: the job fails and retries, nothing is quarantined.
+TRANSIENT = (OperationalError, InterfaceError)
+
+
+@dataclass
+class _Parsed:
+    row: InboundPayload
+    channel: Channel | None = None
+    messages: list[InboundMessage] = field(default_factory=list)
+    error: str | None = None
+
+
+async def _process_batch(
+    uow: UnitOfWork, runtime: Runtime, ids: list[int], *, isolate: bool
+) -> list[InboundPayload]:
+    rows = await repository.lock_received(uow.session, ids, skip_locked=not uow.is_sqlite)
+    parsed = await _parse_all(uow, runtime, rows)
+    seen: dict[int, set[str]] = {}
+    for channel_id in {item.channel.id for item in parsed if item.channel is not None}:
+        wanted = [
+            m.external_id
+            for item in parsed
+            if item.channel and item.channel.id == channel_id
+            for m in item.messages
+        ]
+        seen[channel_id] = await repository.existing_external_ids(uow.session, channel_id, wanted)
+    for item in parsed:
+        if item.error is not None or item.channel is None:
+            await _quarantine(item.row, item.error or "the channel no longer exists")
+            continue
+        if not isolate:
+            await _store(uow, runtime, item, seen[item.channel.id])
+            continue
+        try:
+            async with uow.session.begin_nested():
+                await _store(uow, runtime, item, seen[item.channel.id])
+        except TRANSIENT:
+            raise
+        except Exception as exc:
+            log.exception("inbound payload %s failed", item.row.id)
+            await _quarantine(item.row, f"processing failed: {exc.__class__.__name__}: {exc}")
+    return rows
+
+
+async def _parse_all(uow: UnitOfWork, runtime: Runtime, rows: list[InboundPayload]) -> list[_Parsed]:
+    adapters: dict[int, ChannelAdapter | None] = {}
+    result: list[_Parsed] = []
+    for row in rows:
+        item = _Parsed(row)
+        result.append(item)
+        channel = await uow.session.get(Channel, row.channel_id)
+        if channel is None:
+            continue
+        if channel.id not in adapters:
+            adapters[channel.id] = channels_service.adapter_for(runtime, channel)
+        item.channel = channel
+        if adapters[channel.id] is None:
+            item.error = f"no adapter is installed for channel type {channel.type!r}"
+    work = [(item, adapters[item.channel.id]) for item in result if item.channel and item.error is None]
+    # Parsing is CPU work on untrusted input: one trip to a thread for the whole batch keeps it off
+    # the event loop without paying a thread hop per payload.
+    await asyncio.to_thread(_parse_in_thread, work)
+    return result
+
+
+def _parse_in_thread(work: list[tuple[_Parsed, ChannelAdapter | None]]) -> None:
+    for item, adapter in work:
+        assert adapter is not None
+        try:
+            item.messages = adapter.parse(raw_bytes(item.row), item.row.content_type)
+        except UnparseablePayload as exc:
+            item.error = f"unparseable: {exc}"
+        except Exception as exc:  # a parser bug on odd input must not block the queue
+            item.error = f"parser error: {exc.__class__.__name__}: {exc}"
 
 
 async def _quarantine(row: InboundPayload, error: str) -> None:
@@ -128,40 +205,24 @@ async def _quarantine(row: InboundPayload, error: str) -> None:
     row.processed_at = utcnow()
 
 
-async def _process_one(
-    uow: UnitOfWork, runtime: Runtime, row: InboundPayload, adapters: dict[int, ChannelAdapter | None]
-) -> None:
-    channel = await uow.session.get(Channel, row.channel_id)
-    if channel is None:
-        await _quarantine(row, "the channel no longer exists")
-        return
-    if channel.id not in adapters:
-        adapters[channel.id] = channels_service.adapter_for(runtime, channel)
-    adapter = adapters[channel.id]
-    if adapter is None:
-        await _quarantine(row, f"no adapter is installed for channel type {channel.type!r}")
-        return
-    raw = raw_bytes(row)
-    try:
-        # Parsing is CPU work on untrusted input; keep it off the event loop.
-        messages = await asyncio.to_thread(adapter.parse, raw, row.content_type)
-    except UnparseablePayload as exc:
-        await _quarantine(row, f"unparseable: {exc}")
-        return
-    except Exception as exc:  # a parser bug on odd input must not block the queue
-        await _quarantine(row, f"parser error: {exc.__class__.__name__}: {exc}")
-        return
+async def _store(uow: UnitOfWork, runtime: Runtime, item: _Parsed, seen: set[str]) -> None:
+    assert item.channel is not None
+    stored = False
+    for message in item.messages:
+        # The same provider message in another envelope (a redelivery) is stored once.
+        if message.external_id in seen:
+            continue
+        seen.add(message.external_id)
+        stored = await _ingest(uow, runtime, item.channel, message) or stored
+    row = item.row
     row.attempts += 1
     row.processed_at = utcnow()
-    stored = [await _ingest(uow, runtime, channel, message) for message in messages]
-    row.state = PayloadState.PROCESSED if any(stored) else PayloadState.IGNORED
+    row.state = PayloadState.PROCESSED if stored else PayloadState.IGNORED
     row.error = None
 
 
 async def _ingest(uow: UnitOfWork, runtime: Runtime, channel: Channel, inbound: InboundMessage) -> bool:
     session = uow.session
-    if await repository.message_exists(session, channel.id, inbound.external_id):
-        return False
     bounce_of = inbound.metadata.get("bounce_of")
     if bounce_of:
         # A delivery report is about our mail, not a new conversation.
