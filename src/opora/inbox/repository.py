@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opora.customers.models import Customer, CustomerIdentity
 from opora.inbox.models import InboundPayload, PayloadState
 from opora.kit.time import utcnow
 from opora.tickets.models import Message, Ticket
@@ -88,21 +90,6 @@ async def list_payloads(
     return (await session.scalars(query)).all()
 
 
-async def message_by_external_id(
-    session: AsyncSession, channel_id: int, external_ids: Sequence[str]
-) -> Message | None:
-    """The newest stored message (either direction) carrying one of these provider ids."""
-    if not external_ids:
-        return None
-    query = (
-        select(Message)
-        .where(Message.channel_id == channel_id, Message.external_id.in_(list(external_ids)))
-        .order_by(Message.id.desc())
-        .limit(1)
-    )
-    return (await session.scalars(query)).first()
-
-
 async def existing_external_ids(
     session: AsyncSession, channel_id: int, external_ids: Sequence[str]
 ) -> set[str]:
@@ -115,21 +102,80 @@ async def existing_external_ids(
     return {value for value in (await session.scalars(query)).all() if value is not None}
 
 
-async def latest_ticket_of(session: AsyncSession, *, customer_id: int, channel_id: int) -> Ticket | None:
+async def customers_by_identity(
+    session: AsyncSession, pairs: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """(kind, value) → the customer who owns it now (a merged owner forwards to its survivor)."""
+    if not pairs:
+        return {}
     query = (
-        select(Ticket)
+        select(CustomerIdentity.kind, CustomerIdentity.value, Customer.id, Customer.merged_into_id)
+        .join(Customer, Customer.id == CustomerIdentity.customer_id)
+        .where(tuple_(CustomerIdentity.kind, CustomerIdentity.value).in_(sorted(set(pairs))))
+    )
+    return {(kind, value): merged or cid for kind, value, cid, merged in (await session.execute(query)).all()}
+
+
+async def insert_identities(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    # A concurrent transaction that claimed one of these identities makes this fail; the caller
+    # redoes the batch payload by payload, where the look-up then finds the winner.
+    if rows:
+        await session.execute(insert(CustomerIdentity), list(rows))
+
+
+async def tickets_by_reference(
+    session: AsyncSession, refs: Sequence[tuple[int, str]]
+) -> dict[tuple[int, str], int]:
+    """(channel id, provider message id) → ticket id, for replies to stored messages."""
+    if not refs:
+        return {}
+    query = select(Message.channel_id, Message.external_id, Message.ticket_id).where(
+        tuple_(Message.channel_id, Message.external_id).in_(sorted(set(refs)))
+    )
+    return {(ch, ext): tid for ch, ext, tid in (await session.execute(query)).all() if ch is not None and ext}
+
+
+async def latest_tickets(
+    session: AsyncSession, pairs: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], int]:
+    """(customer id, channel id) → the customer's newest ticket on that channel."""
+    if not pairs:
+        return {}
+    query = (
+        select(Ticket.customer_id, Ticket.channel_id, func.max(Ticket.id))
         .where(
-            Ticket.customer_id == customer_id,
-            Ticket.channel_id == channel_id,
+            tuple_(Ticket.customer_id, Ticket.channel_id).in_(sorted(set(pairs))),
             Ticket.merged_into_id.is_(None),
         )
-        .order_by(Ticket.id.desc())
-        .limit(1)
+        .group_by(Ticket.customer_id, Ticket.channel_id)
     )
-    return (await session.scalars(query)).first()
+    return {(cid, ch): tid for cid, ch, tid in (await session.execute(query)).all() if ch is not None}
 
 
-async def mark_outbound_failed(session: AsyncSession, message_id: int, error: str) -> None:
+async def load_tickets(session: AsyncSession, ids: Sequence[int], *, lock: bool) -> dict[int, Ticket]:
+    if not ids:
+        return {}
+    query = select(Ticket).where(Ticket.id.in_(sorted(set(ids)))).order_by(Ticket.id)
+    if lock:
+        # Id order, like every other multi-ticket lock, so two batches cannot deadlock.
+        query = query.with_for_update()
+    return {ticket.id: ticket for ticket in (await session.scalars(query)).all()}
+
+
+async def insert_returning_ids(
+    session: AsyncSession, model: type[Any], rows: Sequence[dict[str, Any]]
+) -> list[int]:
+    if not rows:
+        return []
+    statement = insert(model).returning(model.id, sort_by_parameter_order=True)
+    return list((await session.scalars(statement, list(rows))).all())
+
+
+async def mark_bounced(session: AsyncSession, channel_id: int, external_id: str, reason: str) -> None:
     await session.execute(
-        update(Message).where(Message.id == message_id).values(delivery_status="failed", delivery_error=error)
+        update(Message)
+        .where(
+            Message.channel_id == channel_id, Message.external_id == external_id, Message.direction == "out"
+        )
+        .values(delivery_status="failed", delivery_error=reason)
     )

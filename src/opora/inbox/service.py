@@ -9,32 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any
 
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from opora.channels import service as channels_service
 from opora.channels.base import ChannelAdapter, InboundMessage, UnparseablePayload
 from opora.channels.models import Channel
-from opora.customers import service as customers_service
 from opora.db import UnitOfWork
-from opora.events.service import Actor
-from opora.inbox import repository
+from opora.inbox import batch, repository
 from opora.inbox.models import InboundPayload, PayloadState
-from opora.inbox.threading import Candidate, decide
 from opora.jobs.service import complete_queued, enqueue
 from opora.kit.errors import InvalidInput, NotFound
 from opora.kit.time import utcnow
 from opora.runtime import Runtime
-from opora.tickets import repository as tickets_repo
-from opora.tickets import service as tickets_service
-from opora.tickets.lifecycle import Status
-from opora.tickets.models import Attachment, Message, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +40,9 @@ class Received:
     created: bool
 
 
-# Later stages (routing, SLA, automation, the bot) subscribe here; each runs in the same
-# transaction as the message it reacts to.
-InboundHook = Callable[[UnitOfWork, Runtime, Ticket, Message, InboundMessage], Awaitable[None]]
+# Later stages (routing, SLA, automation, the bot) subscribe here. A hook gets every message a
+# batch stored, in the same transaction, so it can work set-based too.
+InboundHook = Callable[[UnitOfWork, Runtime, list[batch.Ingested]], Awaitable[None]]
 inbound_hooks: list[InboundHook] = []
 
 
@@ -139,31 +129,91 @@ async def _process_batch(
 ) -> list[InboundPayload]:
     rows = await repository.lock_received(uow.session, ids, skip_locked=not uow.is_sqlite)
     parsed = await _parse_all(uow, runtime, rows)
+    groups = await _prepare(uow, parsed)
+    ingested: list[batch.Ingested] = []
+    if not isolate:
+        ingested = await batch.ingest(uow, runtime, [item for _, items in groups for item in items])
+        for payload, items in groups:
+            _done(payload.row, stored=bool(items))
+    else:
+        for payload, items in groups:
+            ingested += await _ingest_alone(uow, runtime, payload, items)
+    for hook in inbound_hooks:
+        await hook(uow, runtime, ingested)
+    return rows
+
+
+async def _prepare(uow: UnitOfWork, parsed: list[_Parsed]) -> list[tuple[_Parsed, list[batch.Item]]]:
+    """Drop what is already stored, settle bounces, check senders; quarantine what cannot go on."""
     seen: dict[int, set[str]] = {}
-    for channel_id in {item.channel.id for item in parsed if item.channel is not None}:
+    for channel_id in {p.channel.id for p in parsed if p.channel is not None}:
         wanted = [
-            m.external_id
-            for item in parsed
-            if item.channel and item.channel.id == channel_id
-            for m in item.messages
+            m.external_id for p in parsed if p.channel and p.channel.id == channel_id for m in p.messages
         ]
         seen[channel_id] = await repository.existing_external_ids(uow.session, channel_id, wanted)
-    for item in parsed:
-        if item.error is not None or item.channel is None:
-            await _quarantine(item.row, item.error or "the channel no longer exists")
+    groups: list[tuple[_Parsed, list[batch.Item]]] = []
+    for payload in parsed:
+        if payload.error is not None or payload.channel is None:
+            _quarantine(payload.row, payload.error or "the channel no longer exists")
             continue
-        if not isolate:
-            await _store(uow, runtime, item, seen[item.channel.id])
+        channel, stored, items = payload.channel, seen[payload.channel.id], []
+        for message in payload.messages:
+            # The same provider message in another envelope (a redelivery) is stored once.
+            if message.external_id in stored:
+                continue
+            stored.add(message.external_id)
+            if bounce_of := message.metadata.get("bounce_of"):
+                # A delivery report is about our mail, not a new conversation.
+                reason = str(
+                    message.metadata.get("bounce_reason") or "the recipient's server refused the message"
+                )
+                await repository.mark_bounced(uow.session, channel.id, str(bounce_of), reason[:2000])
+                continue
+            try:
+                kind, value = batch.sender_identity(message)
+            except InvalidInput as exc:
+                payload.error = f"unusable sender: {exc.message}"
+                break
+            items.append(batch.Item(channel=channel, inbound=message, kind=kind, value=value))
+        if payload.error is not None:
+            _quarantine(payload.row, payload.error)
             continue
+        groups.append((payload, items))
+    return groups
+
+
+async def _ingest_alone(
+    uow: UnitOfWork, runtime: Runtime, payload: _Parsed, items: list[batch.Item]
+) -> list[batch.Ingested]:
+    """One payload in its own savepoint: a failure quarantines it and spares the rest."""
+    for attempt in (1, 2):
         try:
             async with uow.session.begin_nested():
-                await _store(uow, runtime, item, seen[item.channel.id])
+                ingested = await batch.ingest(uow, runtime, items)
         except TRANSIENT:
             raise
+        except IntegrityError:
+            # A concurrent transaction claimed one of the identities: the second look-up finds it.
+            await uow.session.refresh(payload.row)
+            if attempt == 1:
+                continue
+            _quarantine(payload.row, "processing failed: conflicting concurrent write")
+            return []
         except Exception as exc:
-            log.exception("inbound payload %s failed", item.row.id)
-            await _quarantine(item.row, f"processing failed: {exc.__class__.__name__}: {exc}")
-    return rows
+            log.exception("inbound payload %s failed", payload.row.id)
+            await uow.session.refresh(payload.row)
+            _quarantine(payload.row, f"processing failed: {exc.__class__.__name__}: {exc}")
+            return []
+        _done(payload.row, stored=bool(items))
+        return ingested
+    return []
+
+
+def _done(row: InboundPayload, *, stored: bool) -> None:
+    row.attempts += 1
+    row.processed_at = utcnow()
+    row.state = PayloadState.PROCESSED if stored else PayloadState.IGNORED
+    row.error = None
 
 
 async def _parse_all(uow: UnitOfWork, runtime: Runtime, rows: list[InboundPayload]) -> list[_Parsed]:
@@ -198,155 +248,11 @@ def _parse_in_thread(work: list[tuple[_Parsed, ChannelAdapter | None]]) -> None:
             item.error = f"parser error: {exc.__class__.__name__}: {exc}"
 
 
-async def _quarantine(row: InboundPayload, error: str) -> None:
+def _quarantine(row: InboundPayload, error: str) -> None:
     row.state = PayloadState.QUARANTINED
     row.error = error[:4000]
     row.attempts += 1
     row.processed_at = utcnow()
-
-
-async def _store(uow: UnitOfWork, runtime: Runtime, item: _Parsed, seen: set[str]) -> None:
-    assert item.channel is not None
-    stored = False
-    for message in item.messages:
-        # The same provider message in another envelope (a redelivery) is stored once.
-        if message.external_id in seen:
-            continue
-        seen.add(message.external_id)
-        stored = await _ingest(uow, runtime, item.channel, message) or stored
-    row = item.row
-    row.attempts += 1
-    row.processed_at = utcnow()
-    row.state = PayloadState.PROCESSED if stored else PayloadState.IGNORED
-    row.error = None
-
-
-async def _ingest(uow: UnitOfWork, runtime: Runtime, channel: Channel, inbound: InboundMessage) -> bool:
-    session = uow.session
-    bounce_of = inbound.metadata.get("bounce_of")
-    if bounce_of:
-        # A delivery report is about our mail, not a new conversation.
-        original = await repository.message_by_external_id(session, channel.id, [str(bounce_of)])
-        if original is not None and original.direction == "out":
-            reason = str(
-                inbound.metadata.get("bounce_reason") or "the recipient's server refused the message"
-            )
-            await repository.mark_outbound_failed(session, original.id, reason[:2000])
-        return False
-    customer = await customers_service.find_or_create_by_identity(
-        uow,
-        inbound.sender_kind,
-        inbound.sender_value,
-        name=inbound.sender_name,
-        language=inbound.metadata.get("language"),
-        field="sender",
-    )
-    now = utcnow()
-    references = [r for r in [inbound.reply_to, *inbound.metadata.get("references", ())] if r]
-    referenced = await repository.message_by_external_id(session, channel.id, references)
-    by_reference = await _candidate(session, referenced.ticket_id if referenced else None)
-    number = inbound.metadata.get("ticket_number")
-    by_number = await _candidate(session, number if isinstance(number, int) else None)
-    latest = await repository.latest_ticket_of(session, customer_id=customer.id, channel_id=channel.id)
-    decision = decide(
-        customer_id=customer.id,
-        by_reference=by_reference,
-        by_number=by_number,
-        latest_on_channel=await _candidate(session, latest.id if latest else None),
-        continues_conversation=bool(inbound.metadata.get("continues_conversation", channel.type != "email")),
-        now=now,
-        reopen_window=timedelta(days=runtime.settings.reopen_window_days),
-    )
-    if decision.ticket_id is None:
-        ticket = await tickets_service.open_ticket(
-            uow,
-            actor=Actor("customer", customer.id),
-            customer=customer,
-            subject=(inbound.subject or "")[:500],
-            channel_type=channel.type,
-            channel_id=channel.id,
-            follow_up_of=decision.follow_up_of,
-            team_id=_int(channel.settings.get("team_id")),
-        )
-    else:
-        found = await tickets_repo.get_ticket(session, decision.ticket_id, for_update=not uow.is_sqlite)
-        if found is None:
-            raise NotFound(f"Ticket {decision.ticket_id} vanished while threading.")
-        ticket = found
-    message = await tickets_service.append_inbound(
-        uow,
-        ticket,
-        customer_id=customer.id,
-        text=inbound.text[: runtime.settings.max_text_chars],
-        html=inbound.html,
-        external_id=inbound.external_id,
-        status=decision.status,
-        metadata=_jsonable(
-            {
-                **inbound.metadata,
-                "threaded_by": decision.reason,
-                # Replies go back to the address the customer wrote from, not any identity they have.
-                "sender": {"kind": str(inbound.sender_kind), "value": inbound.sender_value},
-            }
-        ),
-        created_at=now,
-    )
-    await _store_attachments(uow, runtime, message, inbound)
-    for hook in inbound_hooks:
-        await hook(uow, runtime, ticket, message, inbound)
-    return True
-
-
-async def _candidate(session: Any, ticket_id: int | None) -> Candidate | None:
-    if ticket_id is None:
-        return None
-    ticket = await tickets_repo.get_ticket(session, ticket_id)
-    # Merged tickets forward to their survivor; merges are kept one hop long.
-    if ticket is not None and ticket.merged_into_id is not None:
-        ticket = await tickets_repo.get_ticket(session, ticket.merged_into_id)
-    if ticket is None:
-        return None
-    return Candidate(ticket.id, ticket.customer_id, Status(ticket.status), ticket.solved_at)
-
-
-async def _store_attachments(
-    uow: UnitOfWork, runtime: Runtime, message: Message, inbound: InboundMessage
-) -> None:
-    limit = runtime.storage.max_bytes
-    for item in inbound.attachments:
-        if len(item.data) > limit:
-            # Keep the message; note the file that was too large instead of refusing the mail.
-            message.metadata_ = {
-                **message.metadata_,
-                "skipped_attachments": [
-                    *message.metadata_.get("skipped_attachments", []),
-                    {"filename": item.filename, "size": len(item.data)},
-                ],
-            }
-            continue
-        digest = await asyncio.to_thread(runtime.storage.put, item.data)
-        uow.session.add(
-            Attachment(
-                message_id=message.id,
-                sha256=digest,
-                filename=item.filename[:255] or "attachment",
-                content_type=item.content_type[:100] or "application/octet-stream",
-                size=len(item.data),
-                is_inline=item.is_inline,
-                content_id=item.content_id,
-                created_at=utcnow(),
-            )
-        )
-    await uow.session.flush()
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(json.dumps(data, default=str))
-    return result
 
 
 async def retry_payload(uow: UnitOfWork, payload_id: int) -> InboundPayload:

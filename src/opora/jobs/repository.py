@@ -122,16 +122,20 @@ async def claim_batch(
     SQLite ignores it and serialises writers instead (BEGIN IMMEDIATE), which is just as safe.
     """
     ready = jobs.alias("ready")
+    # A CTE, not `id IN (subquery)`: PostgreSQL may run an IN-subquery with SKIP LOCKED more than
+    # once during the UPDATE, each run skipping the rows the previous one locked, and so claim
+    # more than `limit` jobs. A locking CTE is evaluated once.
     pick = (
         select(ready.c.id)
         .where(ready.c.state == _QUEUED, ready.c.run_at <= now)
         .order_by(ready.c.run_at, ready.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("picked")
     )
     stmt = (
         update(jobs)
-        .where(jobs.c.id.in_(pick), jobs.c.state == _QUEUED)
+        .where(jobs.c.id.in_(select(pick.c.id)), jobs.c.state == _QUEUED)
         .values(state=_RUNNING, attempts=jobs.c.attempts + 1, locked_by=worker_id, lease_until=lease_until)
         .returning(
             jobs.c.id,
