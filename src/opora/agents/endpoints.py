@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from opora.agents import repository, service
 from opora.agents.schemas import AgentCreate, AgentOut, AgentUpdate, TeamCreate, TeamOut, TeamUpdate
 from opora.auth.deps import Admin, CurrentPrincipal, Uow
-from opora.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, cursor_int, decode_cursor, encode_cursor
+from opora.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, cursor_int, decode_cursor, split_page
 from opora.kit.schema import Page
 
 router = APIRouter(prefix="/api/v1", tags=["agents"])
@@ -23,13 +23,9 @@ async def list_agents(
     cursor: str | None = None,
 ) -> Page[AgentOut]:
     after = cursor_int(decode_cursor(cursor, 1)[0]) if cursor else None
-    agents = list(await repository.list_agents(uow.session, limit=limit + 1, after_id=after))
-    more = len(agents) > limit
-    agents = agents[:limit]
-    return Page(
-        items=await service.agent_out(uow, agents),
-        next_cursor=encode_cursor(agents[-1].id) if more else None,
-    )
+    rows = await repository.list_agents(uow.session, limit=limit + 1, after_id=after)
+    agents, next_cursor = split_page(rows, limit, lambda agent: (agent.id,))
+    return Page(items=await service.agent_out(uow, agents), next_cursor=next_cursor)
 
 
 @router.post("/agents", status_code=201)

@@ -25,7 +25,7 @@ from opora.channels.schemas import (
 )
 from opora.db import UnitOfWork
 from opora.kit.errors import InvalidInput, NotFound
-from opora.kit.pagination import cursor_int, decode_cursor, encode_cursor
+from opora.kit.pagination import cursor_int, decode_cursor, split_page
 from opora.runtime import Runtime
 
 # Setting names that almost surely hold a credential: it would be stored in clear and shown
@@ -97,14 +97,10 @@ async def list_channels(
     active: bool | None = None,
 ) -> tuple[list[Channel], str | None]:
     after = cursor_int(decode_cursor(cursor, 1)[0]) if cursor else None
-    rows = list(
-        await repository.list_channels(
-            uow.session, limit=limit + 1, after_id=after, type_name=type_name, active=active
-        )
+    found = await repository.list_channels(
+        uow.session, limit=limit + 1, after_id=after, type_name=type_name, active=active
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor(rows[-1].id) if more else None
+    return split_page(found, limit, lambda channel: (channel.id,))
 
 
 async def update_channel(uow: UnitOfWork, runtime: Runtime, channel_id: int, data: ChannelUpdate) -> Channel:

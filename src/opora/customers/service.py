@@ -26,7 +26,7 @@ from opora.db import UnitOfWork
 from opora.events import service as events
 from opora.events.service import SYSTEM, Actor
 from opora.kit.errors import Conflict, InvalidInput, NotFound
-from opora.kit.pagination import cursor_datetime, cursor_int, decode_cursor, encode_cursor
+from opora.kit.pagination import cursor_datetime, cursor_int, decode_cursor, split_page
 from opora.kit.time import as_utc, utcnow
 
 LANGUAGES = frozenset({"ru", "en"})
@@ -297,10 +297,8 @@ async def search(
         updated_since=updated_since,
         include_merged=include_merged,
     )
-    rows = list(await repository.search_customers(uow.session, f, limit=limit + 1, after=after))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor(rows[-1].updated_at, rows[-1].id) if more else None
+    found = await repository.search_customers(uow.session, f, limit=limit + 1, after=after)
+    return split_page(found, limit, lambda customer: (customer.updated_at, customer.id))
 
 
 async def customer_out(uow: UnitOfWork, customers: Sequence[Customer]) -> list[CustomerOut]:

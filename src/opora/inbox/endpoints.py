@@ -15,7 +15,7 @@ from opora.inbox import repository, service
 from opora.inbox.models import PayloadState
 from opora.inbox.schemas import Accepted, PayloadDetail, PayloadOut
 from opora.kit.errors import NotFound
-from opora.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, cursor_int, decode_cursor, encode_cursor
+from opora.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, cursor_int, decode_cursor, split_page
 from opora.kit.schema import Page
 
 router = APIRouter(prefix="/api/v1", tags=["inbox"])
@@ -62,13 +62,9 @@ async def list_payloads(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Page[PayloadOut]:
     after = cursor_int(decode_cursor(cursor, 1)[0]) if cursor else None
-    rows = list(await repository.list_payloads(uow.session, state=state, limit=limit + 1, after_id=after))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(
-        items=[PayloadOut.model_validate(r) for r in rows],
-        next_cursor=encode_cursor(rows[-1].id) if more else None,
-    )
+    found = await repository.list_payloads(uow.session, state=state, limit=limit + 1, after_id=after)
+    rows, next_cursor = split_page(found, limit, lambda payload: (payload.id,))
+    return Page(items=[PayloadOut.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/admin/inbound/{payload_id}")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from opora.kit.errors import InvalidInput
+
+T = TypeVar("T")
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
@@ -40,3 +43,13 @@ def cursor_int(value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidInput("The cursor is not valid.", field="cursor")
     return value
+
+
+def split_page(
+    rows: Sequence[T], limit: int, position: Callable[[T], tuple[Any, ...]]
+) -> tuple[list[T], str | None]:
+    """Rows were fetched with ``limit + 1``: keep ``limit`` and make the cursor if there are more."""
+    page = list(rows[:limit])
+    if len(rows) <= limit or not page:
+        return page, None
+    return page, encode_cursor(*position(page[-1]))

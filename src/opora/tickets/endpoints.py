@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from opora.auth.deps import CurrentPrincipal, Uow, Writer
-from opora.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, cursor_int, decode_cursor, encode_cursor
+from opora.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, cursor_int, decode_cursor, split_page
 from opora.kit.schema import Page
 from opora.tickets import repository, service
 from opora.tickets.lifecycle import Status
@@ -95,16 +95,11 @@ async def list_messages(
 ) -> Page[MessageOut]:
     await service.visible_ticket(uow, principal, ticket_id)
     after = cursor_int(decode_cursor(cursor, 1)[0]) if cursor else None
-    rows = list(
-        await repository.list_messages(
-            uow.session, ticket_id, include_internal=include_internal, limit=limit + 1, after_id=after
-        )
+    found = await repository.list_messages(
+        uow.session, ticket_id, include_internal=include_internal, limit=limit + 1, after_id=after
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(
-        items=await service.message_out(uow, rows), next_cursor=encode_cursor(rows[-1].id) if more else None
-    )
+    rows, next_cursor = split_page(found, limit, lambda message: (message.id,))
+    return Page(items=await service.message_out(uow, rows), next_cursor=next_cursor)
 
 
 @router.post("/{ticket_id}/messages", status_code=201)
@@ -123,10 +118,6 @@ async def list_events(
 ) -> Page[EventOut]:
     await service.visible_ticket(uow, principal, ticket_id)
     after = cursor_int(decode_cursor(cursor, 1)[0]) if cursor else None
-    rows = list(await repository.list_events(uow.session, ticket_id, limit=limit + 1, after_id=after))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(
-        items=[EventOut.model_validate(e) for e in rows],
-        next_cursor=encode_cursor(rows[-1].id) if more else None,
-    )
+    found = await repository.list_events(uow.session, ticket_id, limit=limit + 1, after_id=after)
+    rows, next_cursor = split_page(found, limit, lambda event: (event.id,))
+    return Page(items=[EventOut.model_validate(e) for e in rows], next_cursor=next_cursor)

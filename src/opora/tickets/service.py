@@ -17,7 +17,7 @@ from opora.events.service import Actor, change
 from opora.jobs.service import enqueue
 from opora.kit.errors import Forbidden, InvalidInput, NotFound
 from opora.kit.html import sanitize_html
-from opora.kit.pagination import cursor_datetime, cursor_int, decode_cursor, encode_cursor
+from opora.kit.pagination import cursor_datetime, cursor_int, decode_cursor, split_page
 from opora.kit.time import utcnow
 from opora.tickets import lifecycle, repository
 from opora.tickets.lifecycle import Status
@@ -65,15 +65,10 @@ async def list_tickets(
     if cursor:
         raw_updated, raw_id = decode_cursor(cursor, 2)
         after = (cursor_datetime(raw_updated), cursor_int(raw_id))
-    rows = list(
-        await repository.list_tickets(
-            uow.session, visibility_filter(principal, f), limit=limit + 1, after=after
-        )
+    found = await repository.list_tickets(
+        uow.session, visibility_filter(principal, f), limit=limit + 1, after=after
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1].updated_at, rows[-1].id) if more else None
-    return rows, next_cursor
+    return split_page(found, limit, lambda ticket: (ticket.updated_at, ticket.id))
 
 
 async def _resolve_customer(uow: UnitOfWork, ref: CustomerRef) -> Customer:
