@@ -76,5 +76,6 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(customers_endpoints.router)
     app.include_router(channels_endpoints.router)
     app.include_router(tickets_endpoints.router)
+    app.include_router(tickets_endpoints.attachments_router)
     app.include_router(inbox_endpoints.router)
     app.include_router(jobs_endpoints.router)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from opora.auth.deps import CurrentPrincipal, Uow, Writer
+from opora.auth.deps import CurrentPrincipal, RuntimeDep, Uow, Writer
+from opora.kit.http import content_disposition
 from opora.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, cursor_int, decode_cursor, split_page
 from opora.kit.schema import Page
 from opora.tickets import repository, service
@@ -121,3 +123,25 @@ async def list_events(
     found = await repository.list_events(uow.session, ticket_id, limit=limit + 1, after_id=after)
     rows, next_cursor = split_page(found, limit, lambda event: (event.id,))
     return Page(items=[EventOut.model_validate(e) for e in rows], next_cursor=next_cursor)
+
+
+attachments_router = APIRouter(prefix="/api/v1/attachments", tags=["tickets"])
+
+
+@attachments_router.get("/{attachment_id}", response_class=Response)
+async def download_attachment(
+    attachment_id: int, uow: Uow, principal: CurrentPrincipal, runtime: RuntimeDep
+) -> Response:
+    """The file, for agents who may see its ticket; always as a download, never rendered inline."""
+    attachment, _ticket = await service.visible_attachment(uow, principal, attachment_id)
+    data = await asyncio.to_thread(runtime.storage.get, attachment.sha256)
+    return Response(
+        content=data,
+        media_type="application/octet-stream",
+        headers={
+            # A hostile HTML or SVG file must not run in the desk's origin.
+            "Content-Disposition": content_disposition(attachment.filename),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+        },
+    )

@@ -21,7 +21,7 @@ from opora.kit.pagination import cursor_datetime, cursor_int, decode_cursor, spl
 from opora.kit.time import utcnow
 from opora.tickets import lifecycle, repository
 from opora.tickets.lifecycle import Status
-from opora.tickets.models import AuthorType, DeliveryStatus, Direction, Message, Ticket
+from opora.tickets.models import Attachment, AuthorType, DeliveryStatus, Direction, Message, Ticket
 from opora.tickets.repository import TicketFilter
 from opora.tickets.schemas import (
     AttachmentOut,
@@ -495,3 +495,20 @@ async def append_inbound(
     ticket.last_customer_message_at = now
     ticket.updated_at = now
     return message
+
+
+async def visible_attachment(
+    uow: UnitOfWork, principal: Principal, attachment_id: int
+) -> tuple[Attachment, Ticket]:
+    attachment = await uow.session.get(Attachment, attachment_id)
+    message = (
+        await uow.session.get(Message, attachment.message_id)
+        if attachment and attachment.message_id
+        else None
+    )
+    if attachment is None or message is None:
+        raise NotFound(f"Attachment {attachment_id} does not exist.")
+    ticket = await visible_ticket(uow, principal, message.ticket_id)
+    if message.is_internal and principal.role == Role.READONLY:
+        raise Forbidden("Read-only accounts do not open files of internal notes.")
+    return attachment, ticket
