@@ -12,6 +12,8 @@ from opora import __version__
 from opora.agents import endpoints as agents_endpoints
 from opora.auth import endpoints as auth_endpoints
 from opora.channels import endpoints as channels_endpoints
+from opora.channels import registry as channels_registry
+from opora.channels.base import ChannelService
 from opora.customers import endpoints as customers_endpoints
 from opora.events import endpoints as events_endpoints
 from opora.inbox import endpoints as inbox_endpoints
@@ -42,9 +44,18 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool | None = None
         if want_worker:
             worker = Worker(runtime, concurrency=runtime.settings.worker_concurrency)
             await worker.start()
+        services: list[ChannelService] = []
         try:
+            # Channel packages' background services (a mail receiver, ...), whichever are configured.
+            for factory in channels_registry.service_factories():
+                service = factory(runtime)
+                if service is not None:
+                    await service.start()
+                    services.append(service)
             yield
         finally:
+            for service in reversed(services):
+                await service.stop()
             if worker is not None:
                 await worker.stop()
             await runtime.close()

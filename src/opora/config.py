@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     job_lease_seconds: int = Field(default=60, ge=1)
     job_poll_seconds: float = Field(default=1.0, gt=0)
 
+    # The built-in SMTP receiver (embedded shape): off unless a port is set.
+    smtp_port: int | None = Field(default=None, ge=0, le=65535)
+    smtp_host: str = "127.0.0.1"
+    smtp_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+
     max_attachment_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
     max_text_chars: int = Field(default=100_000, ge=1)
     reopen_window_days: int = Field(default=7, ge=0)

@@ -44,6 +44,8 @@ class FakeChat:
         metadata: dict[str, object] = {"continues_conversation": data.get("chat", True)}
         if "number" in data:
             metadata["ticket_number"] = data["number"]
+        if data.get("auto"):
+            metadata["auto_submitted"] = True
         if "bounce_of" in data:
             metadata["bounce_of"] = data["bounce_of"]
         return [

@@ -140,5 +140,17 @@ class ChannelAdapter(Protocol):
 
 
 AdapterFactory = Callable[[ChannelConfig], ChannelAdapter]
+
+
+class ChannelService(Protocol):
+    """Something a channel keeps running in a serving process (e.g. the built-in SMTP receiver)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+# Given the process's runtime, a service to run, or None when its settings leave it off.
+ServiceFactory = Callable[[Any], ChannelService | None]
 # Validates a channel's settings and secrets when an admin saves them; raises ValueError.
 ConfigCheck = Callable[[Mapping[str, Any], Mapping[str, Any]], None]

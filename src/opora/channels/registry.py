@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 from importlib.metadata import entry_points
 
-from opora.channels.base import AdapterFactory, ConfigCheck
+from opora.channels.base import AdapterFactory, ConfigCheck, ServiceFactory
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,20 @@ def register(
     if current is not None and current.factory is not adapter_factory:
         raise ValueError(f"channel type {type_name!r} is already registered by another adapter")
     _types[type_name] = ChannelType(type_name, adapter_factory, check_config)
+
+
+_services: dict[str, ServiceFactory] = {}
+
+
+def register_service(name: str, factory: ServiceFactory) -> None:
+    """A background service the serving process starts and stops with the app (e.g. a mail
+    receiver). The factory sees the runtime and returns None when the settings leave it off."""
+    _services[name] = factory
+
+
+def service_factories() -> list[ServiceFactory]:
+    discover()
+    return [_services[name] for name in sorted(_services)]
 
 
 def unregister(type_name: str) -> None:

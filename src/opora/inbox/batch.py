@@ -233,7 +233,7 @@ def _thread(items: list[Item], found: _Found, *, now: datetime, window: timedelt
                 channel_type=item.channel.type,
             )
             latest[(item.customer_id, channel_id)] = chosen
-        elif decision.status != chosen.status:
+        elif decision.status != chosen.status and not _automatic(item.inbound):
             chosen.changes.append((index, chosen.status, decision.status))
             if chosen.status == Status.SOLVED:
                 chosen.solved_at = None
@@ -241,6 +241,12 @@ def _thread(items: list[Item], found: _Found, *, now: datetime, window: timedelt
         item.ticket = chosen
         item.threaded_by = decision.reason
         in_batch[(channel_id, item.inbound.external_id)] = chosen
+
+
+def _automatic(inbound: InboundMessage) -> bool:
+    # An out-of-office answer joins its ticket but neither wakes a pending ticket nor reopens a
+    # solved one: nobody is waiting for a reply to it.
+    return bool(inbound.metadata.get("auto_submitted"))
 
 
 def _team_of(channel: Channel) -> int | None:

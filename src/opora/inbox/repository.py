@@ -15,6 +15,9 @@ from opora.inbox.models import InboundPayload, PayloadState
 from opora.kit.time import utcnow
 from opora.tickets.models import Message, Ticket
 
+# The first key of PostgreSQL's two-key advisory locks, so Opora's inbox locks collide with nothing else.
+INBOX_LOCK_SPACE = 0x0B0A
+
 
 async def insert_payload(
     session: AsyncSession,
@@ -65,10 +68,20 @@ async def lock_received(
     return list((await session.scalars(query)).all())
 
 
-async def next_received_ids(session: AsyncSession, *, exclude: int, limit: int) -> list[int]:
+async def lock_channel_inbox(session: AsyncSession, channel_id: int) -> None:
+    """Serialise processing per channel until commit (PostgreSQL; SQLite's single writer already
+    does). A reply must not be threaded while its parent sits in another worker's open batch."""
+    await session.execute(select(func.pg_advisory_xact_lock(INBOX_LOCK_SPACE, channel_id)))
+
+
+async def next_received_ids(session: AsyncSession, *, channel_id: int, exclude: int, limit: int) -> list[int]:
     query = (
         select(InboundPayload.id)
-        .where(InboundPayload.state == PayloadState.RECEIVED, InboundPayload.id != exclude)
+        .where(
+            InboundPayload.state == PayloadState.RECEIVED,
+            InboundPayload.channel_id == channel_id,
+            InboundPayload.id != exclude,
+        )
         .order_by(InboundPayload.id)
         .limit(limit)
     )

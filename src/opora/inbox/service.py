@@ -91,14 +91,24 @@ def raw_bytes(row: InboundPayload) -> bytes:
 
 
 async def process(uow: UnitOfWork, runtime: Runtime, payload_id: int, *, batch_size: int = BATCH_SIZE) -> int:
-    """Process this payload and up to ``batch_size - 1`` others still waiting; return how many.
+    """Process this payload and up to ``batch_size - 1`` others of its channel; return how many.
+
+    One channel's payloads are processed by one transaction at a time, in arrival order, so a
+    reply never races the batch that holds its parent.
 
     The others' own jobs are completed in the same transaction, so each payload is processed once
     whichever job reaches it first. The batch first runs straight through; if anything breaks, it
     is redone with a savepoint per payload so that the one payload that breaks the code is
     quarantined with its error instead of failing the whole batch forever.
     """
-    others = await repository.next_received_ids(uow.session, exclude=payload_id, limit=batch_size - 1)
+    own = await repository.get_payload(uow.session, payload_id)
+    if own is None:
+        return 0
+    if not uow.is_sqlite:
+        await repository.lock_channel_inbox(uow.session, own.channel_id)
+    others = await repository.next_received_ids(
+        uow.session, channel_id=own.channel_id, exclude=payload_id, limit=batch_size - 1
+    )
     ids = [payload_id, *others]
     try:
         rows = await _process_batch(uow, runtime, ids, isolate=False)
@@ -218,6 +228,7 @@ def _done(row: InboundPayload, *, stored: bool) -> None:
 
 async def _parse_all(uow: UnitOfWork, runtime: Runtime, rows: list[InboundPayload]) -> list[_Parsed]:
     adapters: dict[int, ChannelAdapter | None] = {}
+    broken: dict[int, str] = {}
     result: list[_Parsed] = []
     for row in rows:
         item = _Parsed(row)
@@ -226,10 +237,17 @@ async def _parse_all(uow: UnitOfWork, runtime: Runtime, rows: list[InboundPayloa
         if channel is None:
             continue
         if channel.id not in adapters:
-            adapters[channel.id] = channels_service.adapter_for(runtime, channel)
+            try:
+                adapters[channel.id] = channels_service.adapter_for(runtime, channel)
+            # Secrets sealed with another OPORA_SECRET_KEY, or the channel package is not installed.
+            except (ValueError, LookupError) as exc:
+                adapters[channel.id] = None
+                broken[channel.id] = str(exc)
         item.channel = channel
         if adapters[channel.id] is None:
-            item.error = f"no adapter is installed for channel type {channel.type!r}"
+            item.error = (
+                broken.get(channel.id) or f"no adapter is installed for channel type {channel.type!r}"
+            )
     work = [(item, adapters[item.channel.id]) for item in result if item.channel and item.error is None]
     # Parsing is CPU work on untrusted input: one trip to a thread for the whole batch keeps it off
     # the event loop without paying a thread hop per payload.
