@@ -8,7 +8,7 @@ from opora.channels.email.compose import (
     tag_subject,
     ticket_number_from_subject,
 )
-from opora.channels.email.html import html_to_text, sanitize_html
+from opora.channels.email.html import html_to_text
 from opora.channels.email.models import (
     Address,
     Attachment,
@@ -19,6 +19,7 @@ from opora.channels.email.models import (
 )
 from opora.channels.email.parse import parse_email
 from opora.channels.email.quotes import ReplySplit, split_reply
+from opora.kit.html import sanitize_html
 
 __all__ = [
     "Address",

@@ -1,87 +1,14 @@
-"""HTML from mail: sanitised for display in the agent UI, and flattened to text for the thread.
-
-The sanitiser is stricter than a generic one in two ways that matter for mail: inline CSS is kept
-only for harmless layout and colour properties (no url(), no position tricks that overlay the
-agent UI), and ``cid:`` URLs survive so inline images can be rewritten to our attachment URLs.
-"""
+"""HTML from mail flattened to text for the thread (sanitising for display is opora.kit.html)."""
 
 from __future__ import annotations
 
 import html as html_lib
 import re
 
-import nh3
 from inscriptis import get_annotated_text  # type: ignore[import-untyped]
 from inscriptis.css_profiles import CSS_PROFILES  # type: ignore[import-untyped]
 from inscriptis.model.config import ParserConfig  # type: ignore[import-untyped]
 
-_EXTRA_TAGS = {"font", "center", "tfoot", "big"}
-_ATTRIBUTES: dict[str, set[str]] = {
-    "*": {"style", "dir", "lang", "title", "align"},
-    "a": {"href"},
-    "img": {"src", "alt", "width", "height", "align"},
-    "table": {"width", "border", "cellpadding", "cellspacing", "align", "bgcolor"},
-    "td": {"colspan", "rowspan", "width", "height", "valign", "align", "bgcolor"},
-    "th": {"colspan", "rowspan", "width", "height", "valign", "align", "bgcolor"},
-    "tr": {"valign", "align", "bgcolor"},
-    "font": {"color", "face", "size"},
-    "ol": {"start", "type"},
-    "blockquote": {"type"},
-}
-# Remote images stay (the UI decides whether to load them); script-capable schemes never do.
-_URL_SCHEMES = {"http", "https", "mailto", "tel", "cid"}
-# Content of these is dropped entirely, not just the tags, so CSS or a <title> never leaks as text.
-_DROP_WITH_CONTENT = {"script", "style", "title", "head", "object", "embed", "iframe", "noscript"}
-_STYLE_PROPERTIES = {
-    "color",
-    "background-color",
-    "font",
-    "font-family",
-    "font-size",
-    "font-style",
-    "font-weight",
-    "text-align",
-    "text-decoration",
-    "text-indent",
-    "line-height",
-    "letter-spacing",
-    "white-space",
-    "vertical-align",
-    "margin",
-    "margin-top",
-    "margin-bottom",
-    "margin-left",
-    "margin-right",
-    "padding",
-    "padding-top",
-    "padding-bottom",
-    "padding-left",
-    "padding-right",
-    "border",
-    "border-top",
-    "border-bottom",
-    "border-left",
-    "border-right",
-    "border-color",
-    "border-style",
-    "border-width",
-    "border-collapse",
-    "width",
-    "max-width",
-    "min-width",
-    "height",
-    "direction",
-    "display",
-    "list-style-type",
-}
-_CLEANER = nh3.Cleaner(
-    tags=(nh3.ALLOWED_TAGS | _EXTRA_TAGS) - _DROP_WITH_CONTENT,
-    clean_content_tags=_DROP_WITH_CONTENT,
-    attributes=_ATTRIBUTES,
-    url_schemes=_URL_SCHEMES,
-    link_rel="noopener noreferrer nofollow",
-    filter_style_properties=_STYLE_PROPERTIES,
-)
 # The strict profile does not indent <div>s (mail nests them deeply); blockquotes are annotated so
 # the text can carry "> " markers like a plain-text client would write them.
 _TEXT_CONFIG = ParserConfig(
@@ -96,12 +23,6 @@ _BLOCK_BREAK = re.compile(r"(?i)<\s*(?:br|/p|/div|/tr|/li|/h\d)\b[^>]*>")
 _MANY_BLANKS = re.compile(r"\n{3,}")
 # XML-invalid code points make lxml refuse the whole document; they never carry meaning in mail.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def sanitize_html(html: str) -> str:
-    """Return HTML safe to show: no scripts, event handlers, javascript: URLs or risky CSS."""
-    cleaned = _CLEANER.clean(_XML_INVALID.sub("", html))
-    return cleaned.strip()
 
 
 def html_to_text(html: str) -> str:

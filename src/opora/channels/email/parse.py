@@ -15,7 +15,7 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
 from opora.channels.email import loops
-from opora.channels.email.html import html_to_text, sanitize_html
+from opora.channels.email.html import html_to_text
 from opora.channels.email.mime import (
     Collected,
     RawForward,
@@ -34,6 +34,7 @@ from opora.channels.email.models import (
     LoopHeaders,
     ParsedEmail,
 )
+from opora.kit.html import sanitize_html
 
 SYNTHETIC_ID_DOMAIN = "synthesised.opora.invalid"
 MAX_REFERENCES = 100
