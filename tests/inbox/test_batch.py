@@ -192,3 +192,16 @@ async def test_a_channel_whose_secrets_cannot_be_read_only_quarantines_its_own_m
         row = await uow.session.get(InboundPayload, ids[0])
     assert row is not None and row.state == "quarantined"
     assert row.error is not None and "OPORA_SECRET_KEY" in row.error
+
+
+async def test_a_flooding_sender_is_stored_but_never_answered_automatically(runtime: Runtime) -> None:
+    limit = batch.FLOOD_LIMIT
+    _, ids = await store(
+        runtime, [{"id": str(i), "from": "77", "text": f"auto {i}"} for i in range(limit + 3)]
+    )
+    await process_all(runtime, ids[0])
+    async with runtime.db.uow() as uow:
+        flags = (await uow.session.scalars(select(Message.metadata_).order_by(Message.id))).all()
+    assert len(flags) == limit + 3
+    assert [bool(f.get("no_auto_reply")) for f in flags] == [False] * limit + [True] * 3
+    assert all(f.get("rate_limited") for f in flags[limit:])

@@ -42,6 +42,7 @@ class Item:
     ticket: TicketState | None = None
     threaded_by: str = "new"
     message_id: int = 0
+    flooding: bool = False
 
 
 @dataclass(eq=False)
@@ -88,6 +89,7 @@ async def ingest(uow: UnitOfWork, runtime: Runtime, items: list[Item]) -> list[I
         return []
     now = utcnow()
     await _resolve_customers(uow, items)
+    await _flag_floods(uow, items, now)
     states = await _candidates(uow, items)
     _thread(items, states, now=now, window=timedelta(days=runtime.settings.reopen_window_days))
     await _insert_new_tickets(uow, items, now)
@@ -130,6 +132,21 @@ async def _resolve_customers(uow: UnitOfWork, items: list[Item]) -> None:
         known.update(zip(first_seen, ids, strict=True))
     for item in items:
         item.customer_id = known[(item.kind, item.value)]
+
+
+# More messages than this from one sender within the window look like a loop with an auto-responder
+# (or a flood): they are still stored, but flagged so that nothing answers them automatically.
+FLOOD_LIMIT = 20
+FLOOD_WINDOW = timedelta(minutes=10)
+
+
+async def _flag_floods(uow: UnitOfWork, items: list[Item], now: datetime) -> None:
+    counts = await repository.recent_inbound_counts(
+        uow.session, [i.customer_id for i in items], now - FLOOD_WINDOW
+    )
+    for item in items:
+        counts[item.customer_id] = counts.get(item.customer_id, 0) + 1
+        item.flooding = counts[item.customer_id] > FLOOD_LIMIT
 
 
 def _language(inbound: InboundMessage) -> str | None:
@@ -339,6 +356,9 @@ def _metadata(item: Item) -> dict[str, Any]:
         # Replies go back to the address the customer wrote from, not any identity they have.
         "sender": {"kind": item.kind, "value": inbound.sender_value},
     }
+    if item.flooding:
+        data["rate_limited"] = True
+        data["no_auto_reply"] = True
     return data
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, tuple_, update
@@ -134,6 +135,23 @@ async def insert_identities(session: AsyncSession, rows: Sequence[dict[str, Any]
     # redoes the batch payload by payload, where the look-up then finds the winner.
     if rows:
         await session.execute(insert(CustomerIdentity), list(rows))
+
+
+async def recent_inbound_counts(
+    session: AsyncSession, customer_ids: Sequence[int], since: datetime
+) -> dict[int, int]:
+    if not customer_ids:
+        return {}
+    query = (
+        select(Message.author_customer_id, func.count())
+        .where(
+            Message.author_customer_id.in_(sorted(set(customer_ids))),
+            Message.direction == "in",
+            Message.created_at >= since,
+        )
+        .group_by(Message.author_customer_id)
+    )
+    return {cid: int(n) for cid, n in (await session.execute(query)).all() if cid is not None}
 
 
 async def tickets_by_reference(

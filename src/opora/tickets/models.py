@@ -95,6 +95,8 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_ticket", "ticket_id", "id"),
+        # A customer's recent messages: the per-sender rate limit and the customer's timeline.
+        Index("ix_messages_customer_created", "author_customer_id", "created_at"),
         # A provider's message is stored once per channel, however often it is delivered.
         Index(
             "uq_messages_channel_external",
