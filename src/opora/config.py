@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     smtp_port: int | None = Field(default=None, ge=0, le=65535)
     smtp_host: str = "127.0.0.1"
     smtp_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # IMAP mailboxes whose server offers IDLE are watched, so new mail is polled at once.
+    imap_idle: bool = True
 
     max_attachment_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
     max_text_chars: int = Field(default=100_000, ge=1)

@@ -45,8 +45,10 @@ from opora.channels import registry as _registry
 from opora.channels.email import tasks as _tasks  # noqa: F401
 from opora.channels.email.adapter import EmailAdapter
 from opora.channels.email.config import check_config as _check_config
+from opora.channels.email.idle import idle_from_settings as _imap_idle
 from opora.channels.email.smtp_in import receiver_from_settings as _smtp_receiver
 
 _registry.register("email", EmailAdapter, check_config=_check_config)
 _registry.register_service("email.smtp_receiver", _smtp_receiver)
+_registry.register_service("email.imap_idle", _imap_idle)
 __all__ += ["EmailAdapter"]

@@ -103,6 +103,19 @@ def mark_processed(server: ImapServer, batch: Batch) -> None:
                 box.move(stored, server.processed_folder)
 
 
+def connect(server: ImapServer) -> BaseMailBox:
+    """A logged-in connection to the mailbox's folder (for the IDLE watcher)."""
+    return _connect(server)
+
+
+def offers_idle(box: BaseMailBox) -> bool:
+    return "IDLE" in {str(c).upper() for c in box.client.capabilities}
+
+
+def close_quietly(box: BaseMailBox) -> None:
+    _close(box)
+
+
 def _connect(server: ImapServer) -> BaseMailBox:
     box: BaseMailBox
     if server.security == "ssl":
