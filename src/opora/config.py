@@ -20,7 +20,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_url: str | None = None
     secret_key: str | None = None
-    base_url: str = "http://127.0.0.1:8000"
+    # The address people and providers reach the desk at; unset, it is this process's host and port.
+    base_url: str | None = None
     default_language: str = "ru"
     default_timezone: str = "Europe/Moscow"
 
@@ -78,8 +79,12 @@ class Settings(BaseSettings):
         return self.data_dir / "attachments"
 
     @property
+    def public_url(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
     def secure_cookies(self) -> bool:
-        return self.base_url.startswith("https://")
+        return self.public_url.startswith("https://")
 
     def ensure_data_dir(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -84,11 +84,11 @@ async def load_demo(runtime: Runtime, *, if_empty: bool = False) -> str:
 
 
 def _login_text(runtime: Runtime, password: str, admin_token: str, agent_token: str) -> str:
-    base = runtime.settings.base_url
+    base = runtime.settings.public_url
     return (
         f"Demo shop «Ромашка» is loaded: {len(TICKETS)} tickets, {len(AGENTS)} agents in {len(TEAMS)} teams.\n"
-        f"  Open {base}/ and log in as {AGENTS[0][0]} (admin) or {AGENTS[2][0]} (agent, first line)\n"
-        f"  password for every demo agent: {password}\n"
+        f"  Log in as {AGENTS[0][0]} (admin) or {AGENTS[2][0]} (agent, first line),\n"
+        f"  password for every demo agent: {password}  (POST {base}/api/v1/auth/login)\n"
         f"  admin API token: {admin_token}\n"
         f"  agent API token: {agent_token}\n"
         f"  try: curl -H 'Authorization: Bearer {admin_token}' {base}/api/v1/tickets\n"

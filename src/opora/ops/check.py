@@ -39,7 +39,7 @@ async def run_checks(settings: Settings) -> tuple[str, bool]:
         "OPORA_SECRET_KEY" if settings.secret_key else f"{settings.data_dir / SECRET_FILE} (generated)"
     )
     lines.append(f"  secret key:    {key_source}")
-    lines.append(f"  base URL:      {settings.base_url}")
+    lines.append(f"  base URL:      {settings.public_url}")
     lines.append(f"  language/zone: {settings.default_language} / {settings.default_timezone}")
 
     try:
