@@ -109,3 +109,16 @@ async def test_topics_are_separate(bus: EventBus) -> None:
     async with asyncio.timeout(5):
         await task
     assert got == [{"to": "mine"}]
+
+
+async def test_open_returns_a_live_subscription(bus: EventBus, redis_url: str | None) -> None:
+    """No probe, no sleep: what is published right after open() returns is delivered."""
+    for _ in range(20):
+        topic = f"test-{uuid.uuid4().hex}"
+        async with await bus.open(topic) as subscription:
+            await bus.publish(topic, {"first": True})
+            async with asyncio.timeout(5):
+                assert await anext(subscription) == {"first": True}
+        async with asyncio.timeout(5):
+            while await subscribers(bus, topic, redis_url):
+                await asyncio.sleep(0.01)

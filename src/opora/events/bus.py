@@ -15,12 +15,33 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
 
 log = logging.getLogger(__name__)
 
 PREFIX = "opora:"
 # A browser tab that stops reading must not grow memory without bound; it drops old messages.
 QUEUE_LIMIT = 1000
+SUBSCRIBE_TIMEOUT = 5.0
+
+
+class Subscription(ABC):
+    """Messages of one topic published after ``EventBus.open`` returned; iterate, then close."""
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    @abstractmethod
+    async def __anext__(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
 
 
 class EventBus(ABC):
@@ -28,14 +49,41 @@ class EventBus(ABC):
     async def publish(self, topic: str, message: dict[str, Any]) -> None: ...
 
     @abstractmethod
-    def subscribe(self, topic: str) -> AsyncIterator[dict[str, Any]]:
-        """Messages published on ``topic`` from now on, until the consumer stops iterating."""
+    async def open(self, topic: str) -> Subscription:
+        """Subscribe, returning only once the subscription is live: a message published after
+        this returns is delivered (a live stream relies on it to miss nothing after connect)."""
+
+    async def subscribe(self, topic: str) -> AsyncIterator[dict[str, Any]]:
+        subscription = await self.open(topic)
+        try:
+            async for message in subscription:
+                yield message
+        finally:
+            await subscription.aclose()
 
     async def start(self) -> None:
         return None
 
     async def close(self) -> None:
         return None
+
+
+class _MemorySubscription(Subscription):
+    def __init__(self, bus: MemoryBus, topic: str) -> None:
+        self._bus = bus
+        self._topic = topic
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
+        bus._queues.setdefault(topic, set()).add(self.queue)
+
+    async def __anext__(self) -> dict[str, Any]:
+        return await self.queue.get()
+
+    async def aclose(self) -> None:
+        subscribers = self._bus._queues.get(self._topic)
+        if subscribers is not None:
+            subscribers.discard(self.queue)
+            if not subscribers:
+                del self._bus._queues[self._topic]
 
 
 class MemoryBus(EventBus):
@@ -49,18 +97,39 @@ class MemoryBus(EventBus):
                     queue.get_nowait()
             queue.put_nowait(message)
 
-    async def subscribe(self, topic: str) -> AsyncIterator[dict[str, Any]]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
-        self._queues.setdefault(topic, set()).add(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            subscribers = self._queues.get(topic)
-            if subscribers is not None:
-                subscribers.discard(queue)
-                if not subscribers:
-                    del self._queues[topic]
+    async def open(self, topic: str) -> Subscription:
+        return _MemorySubscription(self, topic)
+
+
+class _RedisSubscription(Subscription):
+    def __init__(self, pubsub: PubSub, channel: str) -> None:
+        self._pubsub = pubsub
+        self._channel = channel
+
+    async def confirm(self) -> None:
+        # SUBSCRIBE is answered asynchronously; until the confirmation arrives, a publish may miss us.
+        # The caller bounds the wait.
+        while True:
+            item = await self._pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
+            if item is not None and item.get("type") == "subscribe":
+                return
+
+    async def __anext__(self) -> dict[str, Any]:
+        while True:
+            item = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=30.0)
+            if item is None:
+                continue
+            try:
+                message: dict[str, Any] = json.loads(item["data"])
+            except (ValueError, TypeError):
+                log.warning("dropped an undecodable bus message on %s", self._channel)
+                continue
+            return message
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._pubsub.unsubscribe(self._channel)
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
 
 class RedisBus(EventBus):
@@ -73,21 +142,17 @@ class RedisBus(EventBus):
     async def publish(self, topic: str, message: dict[str, Any]) -> None:
         await self._redis.publish(PREFIX + topic, json.dumps(message, default=str))
 
-    async def subscribe(self, topic: str) -> AsyncIterator[dict[str, Any]]:
+    async def open(self, topic: str) -> Subscription:
         pubsub = self._redis.pubsub()
-        await pubsub.subscribe(PREFIX + topic)
+        subscription = _RedisSubscription(pubsub, PREFIX + topic)
         try:
-            while True:
-                item = await pubsub.get_message(ignore_subscribe_messages=True, timeout=30.0)
-                if item is None:
-                    continue
-                try:
-                    yield json.loads(item["data"])
-                except (ValueError, TypeError):
-                    log.warning("dropped an undecodable bus message on %s", topic)
-        finally:
-            await pubsub.unsubscribe(PREFIX + topic)
-            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
+                await pubsub.subscribe(PREFIX + topic)
+                await subscription.confirm()
+        except BaseException:
+            await subscription.aclose()
+            raise
+        return subscription
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -12,10 +12,8 @@ Rules of the stream:
   after ``MAX_STREAM_SECONDS``.
 * Each bus message carries the ticket's team and assignee; an event reaches an agent only if
   ``can_see_ticket`` allows it.
-* The subscription is confirmed before the response starts, so an event committed as soon as
-  the client sees the headers is delivered. The bus interface has no "subscribed" signal, so the
-  stream publishes a probe with a random nonce on the topic until its own subscription returns
-  it. Other subscribers drop probes like any message that names no ticket.
+* The bus subscription is live before the response starts (``EventBus.open`` returns only then),
+  so an event committed as soon as the client sees the headers is delivered.
 """
 
 from __future__ import annotations
@@ -24,8 +22,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
-from collections.abc import AsyncGenerator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -34,7 +30,7 @@ from starlette.types import Receive, Scope, Send
 
 from opora.auth.deps import RuntimeDep, current_principal
 from opora.auth.permissions import Principal, can_see_ticket
-from opora.events.bus import EventBus
+from opora.events.bus import EventBus, Subscription
 from opora.events.service import TICKET_TOPIC
 from opora.kit.errors import AppError
 from opora.runtime import Runtime
@@ -50,7 +46,6 @@ MAX_STREAM_SECONDS = 30 * 60.0
 # How long the browser waits before reconnecting after the stream ends.
 RETRY_MILLISECONDS = 3000
 SUBSCRIBE_TIMEOUT_SECONDS = 5.0
-PROBE_KEY = "stream_probe"
 # A client that stops reading loses the oldest notifications instead of growing memory.
 BUFFER_LIMIT = 1000
 
@@ -109,14 +104,16 @@ class TicketEventStream(Response):
         self._max_seconds = max_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT_SECONDS):
+                subscription = await self._bus.open(TICKET_TOPIC)
+        except Exception as exc:  # whatever the backend raises when it cannot reach its server
+            raise LiveUpdatesUnavailable("The event bus does not answer; try again later.") from exc
         inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(BUFFER_LIMIT)
-        subscribed = asyncio.Event()
-        nonce = secrets.token_hex(16)
-        pump = asyncio.create_task(self._pump(inbox, subscribed, nonce), name="opora-stream-pump")
+        pump = asyncio.create_task(self._pump(subscription, inbox), name="opora-stream-pump")
         watcher: asyncio.Task[None] | None = None
         writer: asyncio.Task[None] | None = None
         try:
-            await self._confirm_subscription(pump, subscribed, nonce)
             await send(
                 {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
             )
@@ -132,47 +129,16 @@ class TicketEventStream(Response):
         finally:
             await _stop(pump, watcher, writer)
 
-    async def _pump(
-        self, inbox: asyncio.Queue[dict[str, Any]], subscribed: asyncio.Event, nonce: str
-    ) -> None:
-        messages = self._bus.subscribe(TICKET_TOPIC)
+    async def _pump(self, subscription: Subscription, inbox: asyncio.Queue[dict[str, Any]]) -> None:
         try:
-            async for message in messages:
-                if message.get(PROBE_KEY) == nonce:
-                    subscribed.set()
-                elif _visible(self._principal, message):
+            async for message in subscription:
+                if _visible(self._principal, message):
                     if inbox.full():
                         inbox.get_nowait()
                     inbox.put_nowait(message)
         finally:
-            # Unsubscribe now rather than whenever the generator is garbage-collected.
-            if isinstance(messages, AsyncGenerator):
-                await messages.aclose()
-
-    async def _confirm_subscription(
-        self, pump: asyncio.Task[None], subscribed: asyncio.Event, nonce: str
-    ) -> None:
-        # One turn of the loop lets the pump reach the bus; the in-memory bus is subscribed by then.
-        await asyncio.sleep(0)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + SUBSCRIBE_TIMEOUT_SECONDS
-        pause = 0.01
-        while not subscribed.is_set() and not pump.done():
-            left = deadline - loop.time()
-            if left <= 0:
-                # Slow, not gone: stream anyway; the client refetches on connect, so at worst an
-                # event of the first seconds is missing from the live view.
-                log.warning("bus subscription not confirmed within %s s", SUBSCRIBE_TIMEOUT_SECONDS)
-                return
-            try:
-                await asyncio.wait_for(self._bus.publish(TICKET_TOPIC, {PROBE_KEY: nonce}), left)
-            except Exception as exc:  # whatever the backend raises when it cannot reach its server
-                raise LiveUpdatesUnavailable("The event bus does not answer; try again later.") from exc
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(subscribed.wait(), min(pause, max(deadline - loop.time(), 0)))
-            pause = min(pause * 2, 0.5)
-        if not subscribed.is_set():
-            raise LiveUpdatesUnavailable("The event bus does not answer; try again later.")
+            # Unsubscribe now rather than whenever the object is garbage-collected.
+            await subscription.aclose()
 
     async def _write(self, inbox: asyncio.Queue[dict[str, Any]], send: Send) -> None:
         loop = asyncio.get_running_loop()
