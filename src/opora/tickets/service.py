@@ -167,16 +167,27 @@ async def open_ticket(
     await uow.session.flush()
     if tags:
         await repository.set_tags(uow.session, ticket.id, tags)
+    await _event(
+        uow,
+        ticket,
+        "ticket_created",
+        actor,
+        {"channel_type": channel_type, "customer_id": customer.id, "follow_up_of": follow_up_of},
+    )
+    return ticket
+
+
+async def _event(uow: UnitOfWork, ticket: Ticket, kind: str, actor: Actor, data: dict[str, Any]) -> None:
+    """Record a change of ``ticket``; its team and assignee travel with the live message."""
     await events.record(
         uow,
         ticket_id=ticket.id,
-        kind="ticket_created",
+        kind=kind,
         actor=actor,
-        data={"channel_type": channel_type, "customer_id": customer.id, "follow_up_of": follow_up_of},
+        data=data,
         team_id=ticket.team_id,
         assignee_id=ticket.assignee_id,
     )
-    return ticket
 
 
 async def _set_status(uow: UnitOfWork, ticket: Ticket, status: Status, actor: Actor, now: datetime) -> None:
@@ -191,15 +202,7 @@ async def _set_status(uow: UnitOfWork, ticket: Ticket, status: Status, actor: Ac
         ticket.closed_at = now
     elif old == Status.SOLVED:
         ticket.solved_at = None
-    await events.record(
-        uow,
-        ticket_id=ticket.id,
-        kind="status_changed",
-        actor=actor,
-        data={"status": change(old, status)},
-        team_id=ticket.team_id,
-        assignee_id=ticket.assignee_id,
-    )
+    await _event(uow, ticket, "status_changed", actor, {"status": change(old, status)})
 
 
 async def update_ticket(uow: UnitOfWork, principal: Principal, ticket_id: int, data: TicketUpdate) -> Ticket:
@@ -234,29 +237,13 @@ async def update_ticket(uow: UnitOfWork, principal: Principal, ticket_id: int, d
         if key in changes and changes[key] != getattr(ticket, key):
             old = getattr(ticket, key)
             setattr(ticket, key, changes[key])
-            await events.record(
-                uow,
-                ticket_id=ticket.id,
-                kind=kind,
-                actor=actor,
-                data={key: change(old, changes[key])},
-                team_id=ticket.team_id,
-                assignee_id=ticket.assignee_id,
-            )
+            await _event(uow, ticket, kind, actor, {key: change(old, changes[key])})
     if "tags" in changes:
         old_tags = (await repository.tags_of(uow.session, [ticket.id]))[ticket.id]
         new_tags = sorted(set(changes["tags"]))
         if old_tags != new_tags:
             await repository.set_tags(uow.session, ticket.id, new_tags)
-            await events.record(
-                uow,
-                ticket_id=ticket.id,
-                kind="tags_changed",
-                actor=actor,
-                data={"tags": change(old_tags, new_tags)},
-                team_id=ticket.team_id,
-                assignee_id=ticket.assignee_id,
-            )
+            await _event(uow, ticket, "tags_changed", actor, {"tags": change(old_tags, new_tags)})
     if changes.get("custom_fields"):
         merged = dict(ticket.custom_fields)
         for key, value in changes["custom_fields"].items():
@@ -267,15 +254,7 @@ async def update_ticket(uow: UnitOfWork, principal: Principal, ticket_id: int, d
         if merged != ticket.custom_fields:
             old_fields = ticket.custom_fields
             ticket.custom_fields = merged
-            await events.record(
-                uow,
-                ticket_id=ticket.id,
-                kind="fields_changed",
-                actor=actor,
-                data={"custom_fields": change(old_fields, merged)},
-                team_id=ticket.team_id,
-                assignee_id=ticket.assignee_id,
-            )
+            await _event(uow, ticket, "fields_changed", actor, {"custom_fields": change(old_fields, merged)})
     ticket.updated_at = now
     await uow.session.flush()
     return ticket
@@ -354,19 +333,17 @@ async def add_message(
             ticket.first_response_at = now
     uow.session.add(message)
     await uow.session.flush()
-    await events.record(
+    await _event(
         uow,
-        ticket_id=ticket.id,
-        kind="message_added",
-        actor=principal.actor,
-        data={
+        ticket,
+        "message_added",
+        principal.actor,
+        {
             "message_id": message.id,
             "direction": message.direction,
             "internal": message.is_internal,
             "author_type": message.author_type,
         },
-        team_id=ticket.team_id,
-        assignee_id=ticket.assignee_id,
     )
     await _set_status(uow, ticket, new_status, principal.actor, now)
     ticket.updated_at = now
@@ -395,23 +372,15 @@ async def merge_tickets(uow: UnitOfWork, principal: Principal, source_id: int, t
     union = sorted(set(source_tags[source.id]) | set(source_tags[target.id]))
     if union != source_tags[target.id]:
         await repository.set_tags(uow.session, target.id, union)
-    await events.record(
-        uow,
-        ticket_id=source.id,
-        kind="merged",
-        actor=principal.actor,
-        data={"merged_into_id": target.id, "messages_moved": moved},
-        team_id=source.team_id,
-        assignee_id=source.assignee_id,
+    await _event(
+        uow, source, "merged", principal.actor, {"merged_into_id": target.id, "messages_moved": moved}
     )
-    await events.record(
+    await _event(
         uow,
-        ticket_id=target.id,
-        kind="ticket_merged_in",
-        actor=principal.actor,
-        data={"source_ticket_id": source.id, "messages_moved": moved},
-        team_id=target.team_id,
-        assignee_id=target.assignee_id,
+        target,
+        "ticket_merged_in",
+        principal.actor,
+        {"source_ticket_id": source.id, "messages_moved": moved},
     )
     source.updated_at = now
     target.updated_at = now
@@ -477,19 +446,17 @@ async def append_inbound(
     uow.session.add(message)
     await uow.session.flush()
     actor = Actor("customer", customer_id)
-    await events.record(
+    await _event(
         uow,
-        ticket_id=ticket.id,
-        kind="message_added",
-        actor=actor,
-        data={
+        ticket,
+        "message_added",
+        actor,
+        {
             "message_id": message.id,
             "direction": message.direction,
             "internal": False,
             "author_type": message.author_type,
         },
-        team_id=ticket.team_id,
-        assignee_id=ticket.assignee_id,
     )
     await _set_status(uow, ticket, status, actor, now)
     ticket.last_customer_message_at = now
