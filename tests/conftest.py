@@ -23,6 +23,7 @@ from opora.db import Base
 from opora.migrate import upgrade
 from opora.runtime import Runtime, build_runtime
 from tests.support import factories, services
+from tests.support.settings import settings_for
 
 BACKEND = os.environ.get("OPORA_TEST_BACKEND", "sqlite")
 
@@ -59,15 +60,7 @@ def redis_url(backend: str) -> str | None:
 
 @pytest.fixture
 def settings(database_url: str, redis_url: str | None, tmp_path: Path) -> Settings:
-    return Settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        redis_url=redis_url,
-        secret_key="test-secret-key",
-        base_url="http://testserver",
-        embedded_worker=False,
-        _env_file=None,  # type: ignore[call-arg]
-    )
+    return settings_for(tmp_path / "data", database_url, redis_url=redis_url)
 
 
 @pytest.fixture

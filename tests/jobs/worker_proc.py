@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy import text
 
-from opora.config import Settings
 from opora.jobs.registry import JobContext, Registry
 from opora.jobs.worker import Worker, run_worker_forever
 from opora.runtime import build_runtime
+from tests.support.settings import settings_for
 
 registry = Registry()
 
@@ -63,14 +63,7 @@ def main() -> None:
     parser.add_argument("--worker-id", default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    settings = Settings(
-        data_dir=args.data_dir,
-        database_url=os.environ["OPORA_DATABASE_URL"],
-        redis_url=None,
-        secret_key="test-secret-key",
-        embedded_worker=False,
-        _env_file=None,  # type: ignore[call-arg]
-    )
+    settings = settings_for(args.data_dir, os.environ["OPORA_DATABASE_URL"])
     ready = args.data_dir / "ready"
 
     def on_ready(worker: Worker) -> None:

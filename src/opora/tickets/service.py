@@ -412,58 +412,6 @@ async def message_out(uow: UnitOfWork, messages: Sequence[Message]) -> list[Mess
     return result
 
 
-async def append_inbound(
-    uow: UnitOfWork,
-    ticket: Ticket,
-    *,
-    customer_id: int,
-    text: str,
-    html: str | None,
-    external_id: str | None,
-    status: Status,
-    metadata: dict[str, Any] | None = None,
-    created_at: datetime | None = None,
-) -> Message:
-    """A customer's message from a channel joins ``ticket``, which takes ``status``.
-
-    The inbound pipeline has already decided the thread and the status (``inbox.threading``).
-    """
-    now = created_at or utcnow()
-    message = Message(
-        ticket_id=ticket.id,
-        direction=Direction.IN,
-        author_type=AuthorType.CUSTOMER,
-        author_customer_id=customer_id,
-        text=text,
-        html=sanitize_html(html) if html else None,
-        channel_type=ticket.channel_type,
-        channel_id=ticket.channel_id,
-        external_id=external_id,
-        delivery_status=DeliveryStatus.RECEIVED,
-        metadata_=metadata or {},
-        created_at=now,
-    )
-    uow.session.add(message)
-    await uow.session.flush()
-    actor = Actor("customer", customer_id)
-    await _event(
-        uow,
-        ticket,
-        "message_added",
-        actor,
-        {
-            "message_id": message.id,
-            "direction": message.direction,
-            "internal": False,
-            "author_type": message.author_type,
-        },
-    )
-    await _set_status(uow, ticket, status, actor, now)
-    ticket.last_customer_message_at = now
-    ticket.updated_at = now
-    return message
-
-
 async def visible_attachment(
     uow: UnitOfWork, principal: Principal, attachment_id: int
 ) -> tuple[Attachment, Ticket]:

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import opora.channels.email  # noqa: F401  (registers the channel type)
-from opora.config import Settings
 from opora.inbox import service as inbox_service
 from opora.jobs.worker import Worker, run_worker_forever
 from opora.runtime import build_runtime
+from tests.support.settings import settings_for
 
 
 def main() -> None:
@@ -30,14 +30,7 @@ def main() -> None:
     parser.add_argument("--lease", type=float, default=2.0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    settings = Settings(
-        data_dir=args.data_dir,
-        database_url=os.environ["OPORA_DATABASE_URL"],
-        redis_url=None,
-        secret_key="test-secret-key",
-        embedded_worker=False,
-        _env_file=None,  # type: ignore[call-arg]
-    )
+    settings = settings_for(args.data_dir, os.environ["OPORA_DATABASE_URL"])
     added = 0
 
     async def stall(*hook_args: Any) -> None:

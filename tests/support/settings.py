@@ -1,0 +1,19 @@
+"""Settings for tests and the worker processes they spawn: no .env, a fixed key, no embedded worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from opora.config import Settings
+
+
+def settings_for(data_dir: Path, database_url: str, *, redis_url: str | None = None) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key="test-secret-key",
+        base_url="http://testserver",
+        embedded_worker=False,
+        _env_file=None,  # type: ignore[call-arg]
+    )
