@@ -1,6 +1,7 @@
 """Migrations and models agree, and the schema goes down and up again on this backend."""
 
 import asyncio
+import uuid
 from pathlib import Path
 
 from alembic import command
@@ -36,7 +37,7 @@ async def test_models_match_migrations_on_sqlite(tmp_path: Path) -> None:
 
 
 async def test_models_match_migrations_on_postgres() -> None:
-    name = "opora_migration_check"
+    name = f"opora_migration_check_{uuid.uuid4().hex[:8]}"
     url = await asyncio.to_thread(services.create_pg_database, name)
     try:
         await asyncio.to_thread(upgrade, url)

@@ -120,8 +120,11 @@ class UnitOfWork:
         self.database = database
         self.session: AsyncSession = database.sessions()
         self._hooks: list[Hook] = []
+        self._before_commit: list[Callable[[UnitOfWork], Awaitable[None]]] = []
         self._enqueued_jobs = False
         self._done = False
+        # Per-transaction scratch space for feature modules (e.g. events awaiting reactions).
+        self.state: dict[str, Any] = {}
 
     @property
     def is_sqlite(self) -> bool:
@@ -129,6 +132,15 @@ class UnitOfWork:
 
     def after_commit(self, hook: Hook) -> None:
         self._hooks.append(hook)
+
+    def before_commit(self, hook: Callable[[UnitOfWork], Awaitable[None]]) -> None:
+        """Run ``hook`` inside the transaction just before it commits (once per registration).
+
+        Reactions to this transaction's events use it, so that what they change commits, or
+        fails, together with the change that caused them.
+        """
+        if hook not in self._before_commit:
+            self._before_commit.append(hook)
 
     def publish(self, topic: str, message: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
         """Queue a bus message that leaves only if this transaction commits.
@@ -150,6 +162,13 @@ class UnitOfWork:
     async def commit(self) -> None:
         if self._done:
             raise RuntimeError("unit of work already finished")
+        try:
+            while self._before_commit:
+                hook = self._before_commit.pop(0)
+                await hook(self)
+        except BaseException:
+            await self.rollback()
+            raise
         self._done = True
         try:
             await self.session.commit()
@@ -166,6 +185,8 @@ class UnitOfWork:
         if self._done:
             raise RuntimeError("unit of work already finished")
         self._hooks.clear()
+        self._before_commit.clear()
+        self.state.clear()
         self._enqueued_jobs = False
         await self.session.rollback()
 
@@ -174,6 +195,7 @@ class UnitOfWork:
             return
         self._done = True
         self._hooks.clear()
+        self._before_commit.clear()
         try:
             await self.session.rollback()
         finally:

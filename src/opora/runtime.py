@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from opora.config import Settings
 from opora.db import Database
+from opora.events import reactions
 from opora.events.bus import EventBus, make_bus
 from opora.kit.crypto import SecretBox
 from opora.kit.storage import AttachmentStore
@@ -34,6 +35,7 @@ class Runtime:
 def build_runtime(settings: Settings | None = None) -> Runtime:
     settings = settings or Settings()
     settings.ensure_data_dir()
+    reactions.discover()  # SLA, routing and rules react to ticket events in every process
     db = Database(settings.resolved_database_url)
     bus = make_bus(settings.redis_url)
     db.publisher = bus

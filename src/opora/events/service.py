@@ -6,6 +6,7 @@ from typing import Any
 
 from opora.db import UnitOfWork
 from opora.events.models import TicketEvent
+from opora.events.reactions import Fact, note
 from opora.kit.time import utcnow
 
 # Every ticket event goes to one topic; subscribers filter by what the agent may see.
@@ -58,6 +59,7 @@ async def record(
     # No flush here: the row goes out with the next flush or the commit, batched with its
     # neighbours, and the live message is built after the commit when the id exists.
     uow.session.add(row)
+    note(uow, [Fact(ticket_id, kind, actor.type, actor.id, row.data, row.created_at)])
     uow.publish(
         TICKET_TOPIC,
         lambda: {

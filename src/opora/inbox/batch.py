@@ -19,7 +19,9 @@ from opora.channels.models import Channel
 from opora.customers import identity
 from opora.customers.models import Customer
 from opora.db import UnitOfWork
+from opora.events import reactions
 from opora.events.models import TicketEvent
+from opora.events.reactions import Fact
 from opora.events.service import TICKET_TOPIC
 from opora.inbox import repository
 from opora.inbox.threading import Candidate, decide
@@ -405,6 +407,13 @@ async def _write_events_and_tickets(uow: UnitOfWork, items: list[Item], now: dat
                     {**actor, "kind": "status_changed", "data": {"status": {"old": old, "new": new}}}
                 )
     ids = await repository.insert_returning_ids(uow.session, TicketEvent, events)
+    reactions.note(
+        uow,
+        [
+            Fact(e["ticket_id"], e["kind"], e["actor_type"], e["actor_id"], e["data"], e["created_at"])
+            for e in events
+        ],
+    )
     teams = {item.ticket.id: (item.ticket.team_id, item.ticket.assignee_id) for item in items if item.ticket}
     for event_id, event in zip(ids, events, strict=True):
         team_id, assignee_id = teams[event["ticket_id"]]
