@@ -10,20 +10,37 @@ from fastapi import FastAPI
 
 from opora import __version__
 from opora.agents import endpoints as agents_endpoints
+from opora.analytics import endpoints as analytics_endpoints
 from opora.auth import endpoints as auth_endpoints
+from opora.automation import endpoints as automation_endpoints
+from opora.bot import endpoints as bot_endpoints
+from opora.canned import endpoints as canned_endpoints
 from opora.channels import endpoints as channels_endpoints
 from opora.channels import registry as channels_registry
 from opora.channels.base import ChannelService
+from opora.collision import endpoints as collision_endpoints
 from opora.customers import endpoints as customers_endpoints
 from opora.events import endpoints as events_endpoints
 from opora.inbox import endpoints as inbox_endpoints
+from opora.incidents import endpoints as incidents_endpoints
 from opora.jobs import endpoints as jobs_endpoints
 from opora.jobs.worker import Worker
+from opora.kb import endpoints as kb_endpoints
 from opora.kit.http import UnitOfWorkMiddleware, install_error_handlers
+from opora.notifications import endpoints as notifications_endpoints
 from opora.ops import endpoints as ops_endpoints
 from opora.ops.metrics import Metrics, MetricsMiddleware
+from opora.privacy import endpoints as privacy_endpoints
+from opora.quality import endpoints as quality_endpoints
+from opora.routing import endpoints as routing_endpoints
 from opora.runtime import Runtime, build_runtime
+from opora.shop import endpoints as shop_endpoints
+from opora.sla import endpoints as sla_endpoints
+from opora.surveys import endpoints as surveys_endpoints
+from opora.surveys import public as surveys_public
 from opora.tickets import endpoints as tickets_endpoints
+from opora.web import setup as web
+from opora.web.ui import incidents_pages, quality_pages, reports_pages
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +88,11 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool | None = None
     app.state.runtime = runtime
     install_error_handlers(app)
     _include_routers(app)
+    web.mount(app)
+    # Channel packages' own routes (widget socket, hosted forms, vendor handshakes), by registration.
+    channels_registry.discover()
+    for router in channels_registry.routers():
+        app.include_router(router)
     app.add_middleware(UnitOfWorkMiddleware, database=runtime.db)
     # Added last, so outermost: the timing includes the commit and failed requests are counted.
     app.state.metrics = Metrics()
@@ -90,3 +112,22 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(tickets_endpoints.attachments_router)
     app.include_router(inbox_endpoints.router)
     app.include_router(jobs_endpoints.router)
+    app.include_router(automation_endpoints.router)
+    app.include_router(canned_endpoints.router)
+    app.include_router(notifications_endpoints.router)
+    app.include_router(collision_endpoints.router)
+    app.include_router(sla_endpoints.router)
+    app.include_router(routing_endpoints.router)
+    app.include_router(kb_endpoints.router)
+    app.include_router(kb_endpoints.public_router)
+    app.include_router(bot_endpoints.router)
+    app.include_router(analytics_endpoints.router)
+    app.include_router(shop_endpoints.router)
+    app.include_router(privacy_endpoints.router)
+    app.include_router(surveys_endpoints.router)
+    app.include_router(surveys_public.router)
+    app.include_router(quality_endpoints.router)
+    app.include_router(incidents_endpoints.router)
+    app.include_router(quality_pages.router)
+    app.include_router(incidents_pages.router)
+    app.include_router(reports_pages.router)

@@ -92,3 +92,25 @@ async def make_desk(runtime: Runtime) -> Desk:
         pavel_h=await bearer_for(runtime, pavel),
         reader_h=await bearer_for(runtime, reader),
     )
+
+
+async def session_for(runtime: Runtime, agent: Agent) -> tuple[str, str]:
+    """A browser session for ``agent`` without the (slow on purpose) password check:
+    the cookie value and the session's CSRF token."""
+    from datetime import timedelta
+
+    from opora.auth.models import AgentSession
+    from opora.kit.crypto import new_token, sha256_hex
+    from opora.kit.time import utcnow
+
+    cookie, csrf = new_token(), new_token(24)
+    async with runtime.db.uow() as uow:
+        uow.session.add(
+            AgentSession(
+                token_hash=sha256_hex(cookie),
+                agent_id=agent.id,
+                csrf_token=csrf,
+                expires_at=utcnow() + timedelta(days=1),
+            )
+        )
+    return cookie, csrf

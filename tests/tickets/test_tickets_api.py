@@ -34,7 +34,9 @@ async def test_create_ticket_creates_customer_message_and_events(
     msgs = (await client.get(f"/api/v1/tickets/{t['id']}/messages", headers=desk.olga_h)).json()["items"]
     assert [(m["direction"], m["author_type"]) for m in msgs] == [("in", "customer")]
     events = (await client.get(f"/api/v1/tickets/{t['id']}/events", headers=desk.olga_h)).json()["items"]
-    assert [e["kind"] for e in events] == ["ticket_created", "message_added"]
+    # Enrichment (opora.ai) may add its own system events after these; the ticket's own come first.
+    assert [e["kind"] for e in events][:2] == ["ticket_created", "message_added"]
+    assert all(e["actor_type"] == "system" for e in events[2:])
     # The same identity, spelled differently, is the same customer.
     t2 = await create(
         client,
@@ -194,7 +196,8 @@ async def test_update_fields_assign_and_events(client: httpx.AsyncClient, desk: 
     r = await client.patch(
         f"/api/v1/tickets/{t['id']}", json={"custom_fields": {"gift": None}}, headers=desk.olga_h
     )
-    assert r.json()["custom_fields"] == {"order": "10452"}
+    fields = r.json()["custom_fields"]
+    assert fields["order"] == "10452" and "gift" not in fields
     kinds = [
         e["kind"]
         for e in (await client.get(f"/api/v1/tickets/{t['id']}/events", headers=desk.olga_h)).json()["items"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from opora.agents import service as agents_service
-from opora.agents.schemas import AgentOut
+from opora.agents.schemas import AgentOut, AgentUpdate
 from opora.auth import repository, service
 from opora.auth.deps import SESSION_COOKIE, CurrentPrincipal, RuntimeDep, Uow, Writer
-from opora.auth.schemas import LoginIn, LoginOut, TokenCreate, TokenIssued, TokenOut
+from opora.auth.schemas import LoginIn, LoginOut, PreferencesIn, TokenCreate, TokenIssued, TokenOut
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -45,6 +45,14 @@ async def logout(request: Request, response: Response, uow: Uow, _principal: Cur
 @router.get("/auth/me")
 async def me(uow: Uow, principal: CurrentPrincipal) -> AgentOut:
     return (await agents_service.agent_out(uow, [await agents_service.get_agent(uow, principal.agent_id)]))[0]
+
+
+@router.patch("/auth/me")
+async def update_me(data: PreferencesIn, uow: Uow, principal: CurrentPrincipal) -> AgentOut:
+    """Change the caller's own language (``ru``/``en``) or time zone; read-only accounts too."""
+    changes = AgentUpdate.model_validate(data.model_dump(exclude_unset=True))
+    agent = await agents_service.update_agent(uow, principal, principal.agent_id, changes)
+    return (await agents_service.agent_out(uow, [agent]))[0]
 
 
 @router.get("/tokens")

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from pydantic import Field
 
-from opora.agents.schemas import AgentOut
-from opora.kit.schema import Input, Name, Output
+from opora.agents.schemas import AgentOut, TimeZone
+from opora.kit.schema import Input, Language, Name, Output
 
 
 class LoginIn(Input):
@@ -37,3 +37,10 @@ class TokenOut(Output):
 
 class TokenIssued(TokenOut):
     token: str = Field(description="Shown once; only its hash is stored.")
+
+
+class PreferencesIn(Input):
+    """The caller's own preferences; fields left out stay as they are."""
+
+    language: Language | None = None
+    timezone: TimeZone | None = None

@@ -12,6 +12,17 @@ An adapter is built per configured channel from a :class:`ChannelConfig` and off
 
 The webhook request is a plain value rather than a Starlette request, so that ``verify`` is
 synchronous, testable without a server, and the body is read once by the inbox.
+
+Optional calls, looked up on the adapter when present (ADR 0016), for providers that need more
+than "store the body, answer 202":
+
+- ``handshake(request) -> WebhookReply | None``: answers a provider's set-up call without storing
+  anything (a GET verification challenge, a confirmation event); called for every GET and, after
+  ``verify``, for every POST. ``None`` lets a POST through to the store.
+- ``webhook_ack: WebhookReply``: the answer the provider expects once a body is stored (VK
+  insists on the text ``ok``).
+- ``parse_updates(payload, content_type) -> list[DeliveryUpdate]``: pure like ``parse``; the
+  provider's delivery reports (delivered, read, failed) about messages we sent.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from opora.customers.models import IdentityKind
@@ -114,6 +126,8 @@ class DeliveryResult:
     provider_message_id: str | None = None
     retriable: bool = False
     error: str | None = None
+    # A provider that says when to come back (HTTP 429 Retry-After, Telegram's retry_after).
+    retry_after: float | None = None
 
     def __post_init__(self) -> None:
         if self.ok and (self.retriable or self.error):
@@ -126,8 +140,34 @@ class DeliveryResult:
         return cls(ok=True, provider_message_id=provider_message_id)
 
     @classmethod
-    def failed(cls, error: str, *, retriable: bool) -> DeliveryResult:
-        return cls(ok=False, error=error, retriable=retriable)
+    def failed(cls, error: str, *, retriable: bool, retry_after: float | None = None) -> DeliveryResult:
+        return cls(ok=False, error=error, retriable=retriable, retry_after=retry_after)
+
+
+@dataclass(frozen=True)
+class WebhookReply:
+    """What a webhook call is answered with when the provider expects something specific."""
+
+    status_code: int = 200
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+
+
+class DeliveryState(StrEnum):
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class DeliveryUpdate:
+    """A provider's report about one of our outbound messages, named by its provider id."""
+
+    provider_message_id: str
+    state: DeliveryState
+    error: str | None = None
+    at: datetime | None = None
 
 
 @runtime_checkable
@@ -137,6 +177,16 @@ class ChannelAdapter(Protocol):
     def parse(self, payload: bytes, content_type: str) -> list[InboundMessage]: ...
 
     async def send(self, message: OutboundMessage) -> DeliveryResult: ...
+
+
+@runtime_checkable
+class ReportsDelivery(Protocol):
+    def parse_updates(self, payload: bytes, content_type: str) -> list[DeliveryUpdate]: ...
+
+
+@runtime_checkable
+class Handshakes(Protocol):
+    def handshake(self, request: WebhookRequest) -> WebhookReply | None: ...
 
 
 AdapterFactory = Callable[[ChannelConfig], ChannelAdapter]

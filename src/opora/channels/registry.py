@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import partial
 from importlib.metadata import entry_points
 
+from fastapi import APIRouter
+
 from opora.channels.base import AdapterFactory, ConfigCheck, ServiceFactory
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,22 @@ def register_service(name: str, factory: ServiceFactory) -> None:
     """A background service the serving process starts and stops with the app (e.g. a mail
     receiver). The factory sees the runtime and returns None when the settings leave it off."""
     _services[name] = factory
+
+
+_routers: dict[str, APIRouter] = {}
+
+
+def register_router(name: str, router: APIRouter) -> None:
+    """HTTP routes of a channel package (a widget socket, a hosted form, a vendor handshake).
+
+    The app includes every registered router after :func:`discover`, so the core names none of
+    the packages; registering under the same name again replaces the router (re-import).
+    """
+    _routers[name] = router
+
+
+def routers() -> list[APIRouter]:
+    return list(_routers.values())
 
 
 def service_factories() -> list[ServiceFactory]:

@@ -15,12 +15,27 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from opora.auth.deps import CurrentPrincipal, Uow, Writer
-from opora.customers import service
+from opora.customers import profile, service
 from opora.customers.identity import MAX_VALUE_LENGTH
 from opora.customers.models import IdentityKind
-from opora.customers.schemas import MAX_ID, CustomerCreate, CustomerOut, CustomerUpdate, IdentityIn, MergeIn
+from opora.customers.schemas import (
+    MAX_ID,
+    CustomerCreate,
+    CustomerOut,
+    CustomerUpdate,
+    DismissIn,
+    IdentityIn,
+    MergeIn,
+    NoteIn,
+    NoteOut,
+    ProfileOut,
+    SuggestionOut,
+    TimelineOut,
+    UnmergeIn,
+)
 from opora.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from opora.kit.schema import Page
+from opora.privacy.access import log_access
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 
@@ -103,3 +118,52 @@ async def merge_customers(
     """Merge ``merged_customer_id`` into this customer; returns the surviving customer."""
     survivor = await service.merge(uow, customer_id, data.merged_customer_id, actor=writer.actor)
     return (await service.customer_out(uow, [survivor]))[0]
+
+
+@router.post("/{customer_id}/unmerge")
+async def unmerge_customers(
+    customer_id: CustomerIdPath, data: UnmergeIn, uow: Uow, writer: Writer
+) -> CustomerOut:
+    """Undo the last merge of ``merged_customer_id`` into this customer; returns the restored customer."""
+    restored = await service.unmerge(uow, customer_id, data.merged_customer_id, actor=writer.actor)
+    return (await service.customer_out(uow, [restored]))[0]
+
+
+@router.get("/{customer_id}/merge-suggestions")
+async def merge_suggestions(
+    customer_id: CustomerIdPath, uow: Uow, _principal: CurrentPrincipal
+) -> list[SuggestionOut]:
+    """Other customers who may be the same person, with the reasons; nothing is merged."""
+    return await profile.suggestions(uow, customer_id)
+
+
+@router.post("/{customer_id}/merge-suggestions/dismiss", status_code=204)
+async def dismiss_suggestion(customer_id: CustomerIdPath, data: DismissIn, uow: Uow, writer: Writer) -> None:
+    await profile.dismiss(uow, writer, customer_id, data.other_customer_id)
+
+
+@router.get("/{customer_id}/profile")
+async def get_profile(customer_id: CustomerIdPath, uow: Uow, principal: CurrentPrincipal) -> ProfileOut:
+    """The customer with lifetime figures and notes; the view is written to the access log."""
+    result = await profile.profile(uow, customer_id)
+    await log_access(uow, agent_id=principal.agent_id, customer_id=result.customer.id, what="profile")
+    return result
+
+
+@router.get("/{customer_id}/timeline")
+async def get_timeline(customer_id: CustomerIdPath, uow: Uow, principal: CurrentPrincipal) -> TimelineOut:
+    result = await profile.timeline(uow, principal, customer_id)
+    await log_access(uow, agent_id=principal.agent_id, customer_id=customer_id, what="timeline")
+    return result
+
+
+@router.post("/{customer_id}/notes", status_code=201)
+async def add_note(customer_id: CustomerIdPath, data: NoteIn, uow: Uow, writer: Writer) -> NoteOut:
+    return NoteOut.model_validate(await profile.add_note(uow, writer, customer_id, data.text))
+
+
+@router.delete("/{customer_id}/notes/{note_id}", status_code=204)
+async def delete_note(
+    customer_id: CustomerIdPath, note_id: Annotated[int, Path(ge=1, le=MAX_ID)], uow: Uow, writer: Writer
+) -> None:
+    await profile.delete_note(uow, writer, customer_id, note_id)

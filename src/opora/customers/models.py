@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opora.db import Base, BigId, JsonType, UTCDateTime
@@ -32,6 +32,15 @@ class Customer(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     segment: Mapped[str | None] = mapped_column(String(40))
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    # Lifetime order figures, kept up to date by the shop module on every order write so that
+    # rules, SLA policies and lists read them without a join; they survive erasure.
+    orders_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    total_spent_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    spend_currency: Mapped[str | None] = mapped_column(String(3))
+    last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Personal data was erased (152-FZ / GDPR request); the row stays for aggregate figures.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when this record was merged into another one; the survivor holds everything.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -46,4 +55,54 @@ class CustomerIdentity(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     value: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CustomerTag(Base):
+    __tablename__ = "customer_tags"
+    __table_args__ = (Index("ix_customer_tags_tag", "tag", "customer_id"),)
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(50), primary_key=True)
+
+
+class CustomerNote(Base):
+    """A private note of an agent about the customer (never shown to the customer)."""
+
+    __tablename__ = "customer_notes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    author_agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CustomerMerge(Base):
+    """What one merge moved, so that it can be undone exactly (unmerge)."""
+
+    __tablename__ = "customer_merges"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    merged_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    # {"identities": [...], "tickets": [...], "messages": [...], "orders": [...], "notes": [...],
+    #  "tags": [...], "customers": [...]}: ids that moved from merged_id to survivor_id.
+    moved: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    # Profile fields of the survivor that were blank and filled from the merged record.
+    absorbed: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    actor_type: Mapped[str] = mapped_column(String(10))
+    actor_id: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MergeDismissal(Base):
+    """An agent said two customers are different people: never suggest the pair again."""
+
+    __tablename__ = "customer_merge_dismissals"
+
+    low_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    high_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -5,13 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opora.customers.models import Customer, CustomerIdentity
+from opora.customers.models import (
+    Customer,
+    CustomerIdentity,
+    CustomerMerge,
+    CustomerNote,
+    CustomerTag,
+    MergeDismissal,
+)
 from opora.kit.time import utcnow
+from opora.shop.models import Order, OrderStatus
 from opora.tickets.models import Message, Ticket
 
 
@@ -110,37 +119,6 @@ async def delete_identity(session: AsyncSession, identity: CustomerIdentity) -> 
     await session.flush()
 
 
-async def move_identities(session: AsyncSession, *, from_id: int, to_id: int) -> None:
-    await session.execute(
-        update(CustomerIdentity).where(CustomerIdentity.customer_id == from_id).values(customer_id=to_id)
-    )
-
-
-async def repoint_tickets(session: AsyncSession, *, from_id: int, to_id: int) -> list[MovedTicket]:
-    """Move tickets and customer-authored messages to another customer; return the moved tickets."""
-    rows = await session.execute(
-        select(Ticket.id, Ticket.team_id, Ticket.assignee_id)
-        .where(Ticket.customer_id == from_id)
-        .order_by(Ticket.id)
-    )
-    moved = [MovedTicket(id=r.id, team_id=r.team_id, assignee_id=r.assignee_id) for r in rows]
-    # updated_at moves too, so that clients syncing tickets by "updated since" see the change.
-    await session.execute(
-        update(Ticket).where(Ticket.customer_id == from_id).values(customer_id=to_id, updated_at=utcnow())
-    )
-    await session.execute(
-        update(Message).where(Message.author_customer_id == from_id).values(author_customer_id=to_id)
-    )
-    return moved
-
-
-async def repoint_merged(session: AsyncSession, *, from_id: int, to_id: int) -> None:
-    """Customers merged earlier into ``from_id`` now point at ``to_id``: one hop to the survivor."""
-    await session.execute(
-        update(Customer).where(Customer.merged_into_id == from_id).values(merged_into_id=to_id)
-    )
-
-
 def _text_match(q: str) -> ColumnElement[bool]:
     # SQLite's LIKE and lower() fold ASCII only, so Cyrillic case variants are tried explicitly;
     # on PostgreSQL ILIKE handles them and the extra variants cost nothing.
@@ -206,3 +184,268 @@ def _after(after: tuple[datetime, int], *, ascending: bool) -> ColumnElement[boo
         Customer.updated_at < updated_at,
         and_(Customer.updated_at == updated_at, Customer.id < customer_id),
     )
+
+
+# -- merge bookkeeping ---------------------------------------------------------------------------
+
+
+async def ids_where(session: AsyncSession, column: ColumnElement[int | None] | Any, value: int) -> list[int]:
+    """Primary keys of the rows whose ``column`` equals ``value`` (the column's table's ``id``)."""
+    table = column.table
+    rows = await session.scalars(select(table.c.id).where(column == value).order_by(table.c.id))
+    return list(rows.all())
+
+
+async def moved_sets(session: AsyncSession, customer_id: int) -> dict[str, list[int]]:
+    """Ids of everything that belongs to ``customer_id`` and moves with it in a merge."""
+    return {
+        "identities": await ids_where(session, CustomerIdentity.customer_id, customer_id),
+        "tickets": await ids_where(session, Ticket.customer_id, customer_id),
+        "messages": await ids_where(session, Message.author_customer_id, customer_id),
+        "orders": await ids_where(session, Order.customer_id, customer_id),
+        "notes": await ids_where(session, CustomerNote.customer_id, customer_id),
+        "customers": await ids_where(session, Customer.merged_into_id, customer_id),
+    }
+
+
+async def move_rows(session: AsyncSession, moved: dict[str, list[int]], *, from_id: int, to_id: int) -> None:
+    """Move exactly the listed rows, and only those still owned by ``from_id``.
+
+    Unmerge calls this with the merge's recorded lists: a ticket created for the survivor after
+    the merge stays with the survivor.
+    """
+    targets: list[tuple[str, Any, Any]] = [
+        ("identities", CustomerIdentity, CustomerIdentity.customer_id),
+        ("messages", Message, Message.author_customer_id),
+        ("orders", Order, Order.customer_id),
+        ("notes", CustomerNote, CustomerNote.customer_id),
+        ("customers", Customer, Customer.merged_into_id),
+    ]
+    for key, model, column in targets:
+        ids = moved.get(key) or []
+        if ids:
+            await session.execute(
+                update(model).where(model.id.in_(ids), column == from_id).values({column.key: to_id})
+            )
+    ticket_ids = moved.get("tickets") or []
+    if ticket_ids:
+        await session.execute(
+            update(Ticket)
+            .where(Ticket.id.in_(ticket_ids), Ticket.customer_id == from_id)
+            .values(customer_id=to_id, updated_at=utcnow())
+        )
+
+
+async def tickets_brief(
+    session: AsyncSession, ticket_ids: Sequence[int], customer_id: int
+) -> list[MovedTicket]:
+    if not ticket_ids:
+        return []
+    rows = await session.execute(
+        select(Ticket.id, Ticket.team_id, Ticket.assignee_id)
+        .where(Ticket.id.in_(ticket_ids), Ticket.customer_id == customer_id)
+        .order_by(Ticket.id)
+    )
+    return [MovedTicket(id=r.id, team_id=r.team_id, assignee_id=r.assignee_id) for r in rows]
+
+
+async def add_merge_record(session: AsyncSession, record: CustomerMerge) -> None:
+    session.add(record)
+    await session.flush()
+
+
+async def last_merge(session: AsyncSession, survivor_id: int, merged_id: int) -> CustomerMerge | None:
+    query = (
+        select(CustomerMerge)
+        .where(
+            CustomerMerge.survivor_id == survivor_id,
+            CustomerMerge.merged_id == merged_id,
+            CustomerMerge.undone_at.is_(None),
+        )
+        .order_by(CustomerMerge.id.desc())
+        .limit(1)
+    )
+    return (await session.scalars(query)).first()
+
+
+async def merges_of(session: AsyncSession, customer_id: int) -> Sequence[CustomerMerge]:
+    query = (
+        select(CustomerMerge)
+        .where(or_(CustomerMerge.survivor_id == customer_id, CustomerMerge.merged_id == customer_id))
+        .order_by(CustomerMerge.id)
+    )
+    return (await session.scalars(query)).all()
+
+
+# -- tags and notes -----------------------------------------------------------------------------
+
+
+async def tags_by_customer(session: AsyncSession, customer_ids: Sequence[int]) -> dict[int, list[str]]:
+    result: dict[int, list[str]] = {customer_id: [] for customer_id in customer_ids}
+    if customer_ids:
+        rows = await session.execute(
+            select(CustomerTag.customer_id, CustomerTag.tag)
+            .where(CustomerTag.customer_id.in_(customer_ids))
+            .order_by(CustomerTag.tag)
+        )
+        for customer_id, tag in rows:
+            result[customer_id].append(tag)
+    return result
+
+
+async def set_tags(session: AsyncSession, customer_id: int, tags: Sequence[str]) -> None:
+    await session.execute(delete(CustomerTag).where(CustomerTag.customer_id == customer_id))
+    session.add_all([CustomerTag(customer_id=customer_id, tag=tag) for tag in tags])
+    await session.flush()
+
+
+async def add_tags(session: AsyncSession, customer_id: int, tags: Sequence[str]) -> None:
+    session.add_all([CustomerTag(customer_id=customer_id, tag=tag) for tag in tags])
+    await session.flush()
+
+
+async def remove_tags(session: AsyncSession, customer_id: int, tags: Sequence[str]) -> None:
+    if tags:
+        await session.execute(
+            delete(CustomerTag).where(CustomerTag.customer_id == customer_id, CustomerTag.tag.in_(tags))
+        )
+
+
+async def notes_of(session: AsyncSession, customer_id: int) -> Sequence[CustomerNote]:
+    query = (
+        select(CustomerNote).where(CustomerNote.customer_id == customer_id).order_by(CustomerNote.id.desc())
+    )
+    return (await session.scalars(query)).all()
+
+
+async def add_note(session: AsyncSession, note: CustomerNote) -> None:
+    session.add(note)
+    await session.flush()
+
+
+async def get_note(session: AsyncSession, note_id: int) -> CustomerNote | None:
+    return await session.get(CustomerNote, note_id)
+
+
+async def delete_note(session: AsyncSession, note: CustomerNote) -> None:
+    await session.delete(note)
+    await session.flush()
+
+
+# -- lifetime figures ---------------------------------------------------------------------------
+
+# Orders that did not end in a sale count as orders but not as spend.
+NOT_SPENT = (OrderStatus.CANCELLED.value, OrderStatus.RETURNED.value)
+
+
+async def refresh_order_figures(session: AsyncSession, customer_ids: Sequence[int]) -> None:
+    """Recompute orders_count, spend and last order of these customers from their orders.
+
+    Spend is summed in the currency most of the customer's orders use; orders in other
+    currencies count as orders but are not converted (no exchange rates in the desk).
+    """
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return
+    spent = func.sum(case((Order.status.in_(NOT_SPENT), 0), else_=Order.total_minor))
+    rows = await session.execute(
+        select(Order.customer_id, Order.currency, func.count(), spent, func.max(Order.placed_at))
+        .where(Order.customer_id.in_(ids))
+        .group_by(Order.customer_id, Order.currency)
+    )
+    per: dict[int, list[tuple[str, int, int, datetime | None]]] = {customer_id: [] for customer_id in ids}
+    for customer_id, currency, count, total, last in rows:
+        per[customer_id].append((currency, int(count), int(total or 0), last))
+    for customer_id, groups in per.items():
+        main = max(groups, key=lambda g: (g[1], g[0] == "RUB", g[0]), default=None)
+        lasts = [g[3] for g in groups if g[3] is not None]
+        await session.execute(
+            update(Customer)
+            .where(Customer.id == customer_id)
+            .values(
+                orders_count=sum(g[1] for g in groups),
+                total_spent_minor=main[2] if main else 0,
+                spend_currency=main[0] if main else None,
+                last_order_at=max(lasts) if lasts else None,
+            )
+            .execution_options(synchronize_session="fetch")
+        )
+
+
+async def ticket_counts(session: AsyncSession, customer_id: int) -> tuple[int, int]:
+    """(all tickets, tickets not yet solved or closed)."""
+    open_case = case((Ticket.status.in_(("solved", "closed")), 0), else_=1)
+    row = (
+        await session.execute(
+            select(func.count(), func.sum(open_case)).where(
+                Ticket.customer_id == customer_id, Ticket.merged_into_id.is_(None)
+            )
+        )
+    ).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+async def customer_tickets(session: AsyncSession, customer_id: int, *, limit: int) -> Sequence[Ticket]:
+    query = (
+        select(Ticket)
+        .where(Ticket.customer_id == customer_id)
+        .order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def customer_orders(session: AsyncSession, customer_id: int, *, limit: int) -> Sequence[Order]:
+    query = (
+        select(Order)
+        .where(Order.customer_id == customer_id)
+        .order_by(Order.placed_at.desc(), Order.id.desc())
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+# -- suggested merges ---------------------------------------------------------------------------
+
+PHONE_LIKE_KINDS = ("phone", "whatsapp", "viber")
+
+
+async def identities_like(
+    session: AsyncSession, *, kinds: Sequence[str], patterns: Sequence[str], exclude_customer: int
+) -> Sequence[CustomerIdentity]:
+    """Identities of other customers whose value matches one of the LIKE patterns."""
+    if not patterns:
+        return []
+    query = select(CustomerIdentity).where(
+        CustomerIdentity.kind.in_(kinds),
+        CustomerIdentity.customer_id != exclude_customer,
+        or_(*(CustomerIdentity.value.like(p) for p in patterns)),
+    )
+    return (await session.scalars(query.limit(200))).all()
+
+
+async def customers_by_ids(session: AsyncSession, ids: Sequence[int]) -> Sequence[Customer]:
+    if not ids:
+        return []
+    return (await session.scalars(select(Customer).where(Customer.id.in_(ids)).order_by(Customer.id))).all()
+
+
+async def dismissed_with(session: AsyncSession, customer_id: int) -> set[int]:
+    rows = await session.execute(
+        select(MergeDismissal.low_id, MergeDismissal.high_id).where(
+            or_(MergeDismissal.low_id == customer_id, MergeDismissal.high_id == customer_id)
+        )
+    )
+    return {low if high == customer_id else high for low, high in rows}
+
+
+async def add_dismissal(session: AsyncSession, low_id: int, high_id: int, agent_id: int | None) -> bool:
+    if await session.get(MergeDismissal, (low_id, high_id)) is not None:
+        return False
+    try:
+        async with session.begin_nested():
+            session.add(MergeDismissal(low_id=low_id, high_id=high_id, agent_id=agent_id))
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True

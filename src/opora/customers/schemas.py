@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
@@ -23,6 +24,9 @@ FieldKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 FieldValue = Annotated[str, StringConstraints(max_length=2000)] | int | float | bool | None
 CustomFields = Annotated[dict[FieldKey, FieldValue], Field(max_length=MAX_CUSTOM_FIELDS)]
 CustomerId = Annotated[int, Field(ge=1, le=MAX_ID)]
+MAX_TAGS = 30
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=50)]
+TimeZone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
 class IdentityIn(Input):
@@ -45,6 +49,7 @@ class CustomerCreate(Input):
     segment: Segment | None = None
     custom_fields: CustomFields = Field(default_factory=dict)
     identities: list[IdentityIn] = Field(default_factory=list, max_length=MAX_IDENTITIES)
+    timezone: TimeZone | None = None
 
 
 class CustomerUpdate(Input):
@@ -58,6 +63,10 @@ class CustomerUpdate(Input):
     language: Language | None = None
     segment: Segment | None = None
     custom_fields: CustomFields | None = None
+    # An IANA zone name ("Europe/Moscow"); null clears it.
+    timezone: TimeZone | None = None
+    # Replaces the whole set.
+    tags: Annotated[list[Tag], Field(max_length=MAX_TAGS)] | None = None
 
 
 class MergeIn(Input):
@@ -74,5 +83,74 @@ class CustomerOut(Output):
     # Set on a customer that was merged away: clients follow it to the surviving record.
     merged_into_id: int | None
     identities: list[IdentityOut]
+    timezone: str | None
+    tags: list[str]
+    orders_count: int
+    # Spend in ``spend_currency`` (the currency of most of the customer's orders), as a decimal string.
+    total_spent: Decimal
+    spend_currency: str | None
+    last_order_at: datetime | None
+    erased_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+
+class UnmergeIn(Input):
+    merged_customer_id: CustomerId
+
+
+class DismissIn(Input):
+    other_customer_id: CustomerId
+
+
+class SuggestionOut(Output):
+    customer: CustomerOut
+    # "phone_digits", "same_name", "email_local_part"
+    reasons: list[str]
+
+
+class NoteIn(Input):
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+
+
+class NoteOut(Output):
+    id: int
+    author_agent_id: int | None
+    text: str
+    created_at: datetime
+
+
+class LifetimeOut(Output):
+    tickets: int
+    open_tickets: int
+    orders: int
+    spend: Decimal
+    currency: str | None
+    last_order_at: datetime | None
+    # Null until a CSAT source is registered (opora.customers.profile.register_csat_source).
+    csat_average: float | None
+    csat_responses: int
+
+
+class ProfileOut(Output):
+    customer: CustomerOut
+    lifetime: LifetimeOut
+    notes: list[NoteOut]
+
+
+class TimelineItem(Output):
+    kind: str  # "ticket" or "order"
+    at: datetime
+    ticket_id: int | None = None
+    order_id: int | None = None
+    title: str
+    status: str
+    channel_type: str | None = None
+    total: Decimal | None = None
+    currency: str | None = None
+
+
+class TimelineOut(Output):
+    items: list[TimelineItem]
+    # Tickets of teams the caller may not see: counted, not listed.
+    hidden_tickets: int

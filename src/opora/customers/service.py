@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.exc import IntegrityError
 
 from opora.customers import identity as ident
 from opora.customers import repository
-from opora.customers.models import Customer, CustomerIdentity, IdentityKind
-from opora.customers.repository import CustomerFilter
+from opora.customers.models import Customer, CustomerIdentity, CustomerMerge, IdentityKind
+from opora.customers.repository import CustomerFilter, MovedTicket
 from opora.customers.schemas import (
     MAX_CUSTOM_FIELDS,
     MAX_ID,
@@ -28,6 +29,7 @@ from opora.events.service import SYSTEM, Actor
 from opora.kit.errors import Conflict, InvalidInput, NotFound
 from opora.kit.pagination import cursor_datetime, cursor_int, decode_cursor, split_page
 from opora.kit.time import as_utc, utcnow
+from opora.shop.money import from_minor
 
 LANGUAGES = frozenset({"ru", "en"})
 NAME_LENGTH = 200
@@ -137,6 +139,7 @@ async def create_customer(uow: UnitOfWork, data: CustomerCreate) -> Customer:
         language=data.language,
         segment=data.segment,
         custom_fields={k: v for k, v in data.custom_fields.items() if v is not None},
+        timezone=check_timezone(data.timezone) if data.timezone else None,
     )
     try:
         await repository.insert_customer(uow.session, customer, identities)
@@ -165,10 +168,28 @@ async def update_customer(uow: UnitOfWork, customer_id: int, data: CustomerUpdat
                 f"A customer has at most {MAX_CUSTOM_FIELDS} custom fields.", field="custom_fields"
             )
         customer.custom_fields = fields  # a new dict, so the JSON column is seen as changed
+    if "timezone" in changes and changes["timezone"] is not None:
+        changes["timezone"] = check_timezone(changes["timezone"])
+    if "tags" in changes:
+        tags = changes.pop("tags")
+        if tags is None:
+            raise InvalidInput("tags cannot be null; send [] to remove every tag.", field="tags")
+        await repository.set_tags(uow.session, customer.id, sorted(set(tags)))
     for key, value in changes.items():
         setattr(customer, key, value)
+    customer.updated_at = utcnow()
     await uow.session.flush()
     return customer
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"{name!r} is not a time zone; use an IANA name like Europe/Moscow.", field="timezone"
+        ) from None
+    return name
 
 
 def _merge_fields(stored: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
@@ -234,32 +255,114 @@ async def merge(uow: UnitOfWork, survivor_id: int, merged_id: int, *, actor: Act
             field="merged_customer_id",
             merged_into_id=merged.merged_into_id,
         )
-    await repository.move_identities(uow.session, from_id=merged.id, to_id=survivor.id)
-    moved = await repository.repoint_tickets(uow.session, from_id=merged.id, to_id=survivor.id)
-    await repository.repoint_merged(uow.session, from_id=merged.id, to_id=survivor.id)
-    _absorb(survivor, merged)
+    moved: dict[str, Any] = await repository.moved_sets(uow.session, merged.id)
+    tags = await repository.tags_by_customer(uow.session, [survivor.id, merged.id])
+    added_tags = sorted(set(tags[merged.id]) - set(tags[survivor.id]))
+    absorbed = _absorb(survivor, merged)
+    await repository.move_rows(uow.session, moved, from_id=merged.id, to_id=survivor.id)
+    await repository.add_tags(uow.session, survivor.id, added_tags)
+    moved["tags"] = added_tags
     now = utcnow()
     merged.merged_into_id = survivor.id
     merged.updated_at = survivor.updated_at = now
+    await repository.add_merge_record(
+        uow.session,
+        CustomerMerge(
+            survivor_id=survivor.id,
+            merged_id=merged.id,
+            moved=moved,
+            absorbed=absorbed,
+            actor_type=actor.type,
+            actor_id=actor.id,
+            created_at=now,
+        ),
+    )
+    await repository.refresh_order_figures(uow.session, [survivor.id, merged.id])
     await uow.session.flush()
-    for ticket in moved:
-        await events.record(
-            uow,
-            ticket_id=ticket.id,
-            kind="customer_merged",
-            actor=actor,
-            data={"customer_id": events.change(merged.id, survivor.id)},
-            team_id=ticket.team_id,
-            assignee_id=ticket.assignee_id,
-        )
+    tickets = await repository.tickets_brief(uow.session, moved["tickets"], survivor.id)
+    await _record_moves(uow, tickets, "customer_merged", merged.id, survivor.id, actor)
     return survivor
 
 
-def _absorb(survivor: Customer, merged: Customer) -> None:
-    survivor.name = survivor.name or merged.name
-    survivor.language = survivor.language or merged.language
-    survivor.segment = survivor.segment or merged.segment
-    survivor.custom_fields = {**merged.custom_fields, **survivor.custom_fields}
+async def unmerge(uow: UnitOfWork, survivor_id: int, merged_id: int, *, actor: Actor = SYSTEM) -> Customer:
+    """Undo the last merge of ``merged_id`` into ``survivor_id``; return the separated customer.
+
+    Exactly what that merge moved goes back (identities, tickets, messages, orders, notes, records
+    merged earlier into the separated customer); what the survivor gained since stays. Profile
+    fields the merge filled in are cleared again unless someone changed them since.
+    """
+    rows: dict[int, Customer | None] = {}
+    for customer_id in sorted((survivor_id, merged_id)):
+        rows[customer_id] = await repository.get_customer(uow.session, customer_id, lock=True)
+    survivor, merged = rows[survivor_id], rows[merged_id]
+    if survivor is None:
+        raise NotFound(f"Customer {survivor_id} does not exist.")
+    if merged is None:
+        raise NotFound(f"Customer {merged_id} does not exist.", field="merged_customer_id")
+    record = await repository.last_merge(uow.session, survivor.id, merged.id)
+    if record is None or merged.merged_into_id != survivor.id:
+        raise Conflict(
+            f"Customer {merged.id} is not merged into customer {survivor.id}, or the merge was made "
+            "before merges were recorded.",
+            field="merged_customer_id",
+        )
+    check_not_merged(survivor)
+    moved = record.moved or {}
+    await repository.move_rows(uow.session, moved, from_id=survivor.id, to_id=merged.id)
+    await repository.remove_tags(uow.session, survivor.id, moved.get("tags") or [])
+    _give_back(survivor, record.absorbed or {})
+    now = utcnow()
+    merged.merged_into_id = None
+    merged.updated_at = survivor.updated_at = now
+    record.undone_at = now
+    await repository.refresh_order_figures(uow.session, [survivor.id, merged.id])
+    await uow.session.flush()
+    tickets = await repository.tickets_brief(uow.session, moved.get("tickets") or [], merged.id)
+    await _record_moves(uow, tickets, "customer_unmerged", survivor.id, merged.id, actor)
+    return merged
+
+
+async def _record_moves(
+    uow: UnitOfWork, tickets: Sequence[MovedTicket], kind: str, old: int, new: int, actor: Actor
+) -> None:
+    for ticket in tickets:
+        await events.record(
+            uow,
+            ticket_id=ticket.id,
+            kind=kind,
+            actor=actor,
+            data={"customer_id": events.change(old, new)},
+            team_id=ticket.team_id,
+            assignee_id=ticket.assignee_id,
+        )
+
+
+_ABSORBED_FIELDS = ("name", "language", "segment", "timezone")
+
+
+def _absorb(survivor: Customer, merged: Customer) -> dict[str, Any]:
+    """Fill the survivor's blanks from the merged record; return what was filled."""
+    filled: dict[str, Any] = {}
+    for name in _ABSORBED_FIELDS:
+        if not getattr(survivor, name) and getattr(merged, name):
+            filled[name] = getattr(merged, name)
+            setattr(survivor, name, filled[name])
+    own = survivor.custom_fields or {}
+    extra = {k: v for k, v in (merged.custom_fields or {}).items() if k not in own}
+    if extra:
+        filled["custom_fields"] = extra
+        survivor.custom_fields = {**extra, **own}
+    return filled
+
+
+def _give_back(survivor: Customer, absorbed: dict[str, Any]) -> None:
+    for name in _ABSORBED_FIELDS:
+        if name in absorbed and getattr(survivor, name) == absorbed[name]:
+            setattr(survivor, name, "" if name == "name" else None)
+    extra = absorbed.get("custom_fields") or {}
+    if extra:
+        fields = survivor.custom_fields or {}
+        survivor.custom_fields = {k: v for k, v in fields.items() if not (k in extra and extra[k] == v)}
 
 
 async def search(
@@ -303,6 +406,7 @@ async def search(
 
 async def customer_out(uow: UnitOfWork, customers: Sequence[Customer]) -> list[CustomerOut]:
     identities = await repository.identities_by_customer(uow.session, [c.id for c in customers])
+    tags = await repository.tags_by_customer(uow.session, [c.id for c in customers])
     return [
         CustomerOut(
             id=c.id,
@@ -312,6 +416,13 @@ async def customer_out(uow: UnitOfWork, customers: Sequence[Customer]) -> list[C
             custom_fields=c.custom_fields or {},
             merged_into_id=c.merged_into_id,
             identities=[IdentityOut.model_validate(i) for i in identities.get(c.id, [])],
+            timezone=c.timezone,
+            tags=tags.get(c.id, []),
+            orders_count=c.orders_count or 0,
+            total_spent=from_minor(c.total_spent_minor or 0, c.spend_currency or "RUB"),
+            spend_currency=c.spend_currency,
+            last_order_at=c.last_order_at,
+            erased_at=c.erased_at,
             created_at=c.created_at,
             updated_at=c.updated_at,
         )

@@ -9,16 +9,23 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from opora.agents import service as agents_service
-from opora.agents.models import Agent, Calendar, Role
+from opora.agents.models import Agent, Calendar, Role, Team
 from opora.agents.schemas import AgentCreate, TeamCreate
 from opora.auth import service as auth_service
 from opora.auth.permissions import Principal
+from opora.canned import service as canned_service
+from opora.canned.schemas import CannedCreate
 from opora.customers import service as customers_service
 from opora.db import UnitOfWork
-from opora.demo.content import AGENTS, TEAMS, TICKETS, DemoTicket
+from opora.demo.content import AGENTS, CANNED, SLA_POLICIES, TEAMS, TICKETS, DemoTicket
 from opora.events.models import TicketEvent
 from opora.events.service import Actor
+from opora.routing import service as routing_service
+from opora.routing.decide import Policy
+from opora.routing.schemas import TeamRoutingUpdate
 from opora.runtime import Runtime
+from opora.sla import service as sla_service
+from opora.sla.schemas import Conditions, PolicyCreate, TargetIn, Targets
 from opora.tickets import service as tickets_service
 from opora.tickets.lifecycle import Status
 from opora.tickets.models import Message, Ticket
@@ -69,6 +76,7 @@ async def load_demo(runtime: Runtime, *, if_empty: bool = False) -> str:
                     ),
                 )
             admin = by_email[AGENTS[0][0]]
+            await _desk_settings(uow, admin, teams, calendar.id)
             for item in TICKETS:
                 await _ticket(uow, item, teams=[t.id for t in teams], agents=by_email, admin=admin)
             admin_token = await auth_service.issue_token(uow, agent_id=admin.id, name="demo admin")
@@ -81,6 +89,34 @@ async def load_demo(runtime: Runtime, *, if_empty: bool = False) -> str:
         return text
     finally:
         await runtime.close()
+
+
+async def _desk_settings(uow: UnitOfWork, admin: Agent, teams: list[Team], calendar_id: int) -> None:
+    """SLA targets, auto-assignment for the first line, and shared templates, as a shop would set them."""
+    for position, (name, priorities, first, following, resolution) in enumerate(SLA_POLICIES):
+        await sla_service.create_policy(
+            uow,
+            PolicyCreate(
+                name=name,
+                position=position,
+                conditions=Conditions(priorities=priorities),
+                targets=Targets(
+                    first_response=TargetIn(minutes=first, calendar_id=calendar_id),
+                    next_response=TargetIn(minutes=following, calendar_id=calendar_id),
+                    resolution=TargetIn(minutes=resolution, calendar_id=calendar_id),
+                ),
+            ),
+        )
+    await routing_service.update_team_settings(
+        uow, teams[0].id, TeamRoutingUpdate(policy=Policy.LEAST_LOADED, escalation_team_id=teams[1].id)
+    )
+    principal = Principal(agent_id=admin.id, role=Role.ADMIN, team_ids=frozenset(), via="session")
+    for title, body, shortcut, language in CANNED:
+        await canned_service.create(
+            uow,
+            principal,
+            CannedCreate(title=title, body=body, shortcut=shortcut, language=language, shared=True),
+        )
 
 
 def _login_text(runtime: Runtime, password: str, admin_token: str, agent_token: str) -> str:

@@ -246,3 +246,43 @@ TICKETS = [
         priority="high",
     ),
 ]
+
+
+# (name, priorities, first response, next response, resolution) in business minutes
+SLA_POLICIES = [
+    ("Срочные и важные / Urgent and high", ["urgent", "high"], 30, 60, 8 * 60),
+    ("Стандарт / Standard", [], 4 * 60, 8 * 60, 3 * 12 * 60),
+]
+
+# (title, body, shortcut, language)
+CANNED = [
+    (
+        "Заказ в пути",
+        "Здравствуйте, {{customer.first_name|покупатель}}! Ваш заказ {{order.number}} уже в пути, "
+        "трек-номер придёт в SMS. Если что-то пойдёт не так — напишите нам.\n\n{{agent.name}}, «Ромашка»",
+        "vputi",
+        "ru",
+    ),
+    (
+        "Как оформить возврат",
+        "Здравствуйте, {{customer.first_name|покупатель}}! Вернуть товар можно в течение 14 дней: "
+        "оформите заявку в личном кабинете, раздел «Мои заказы» → «Вернуть». Деньги придут на карту "
+        "за 3–10 рабочих дней после получения товара.\n\n{{agent.name}}",
+        "vozvrat",
+        "ru",
+    ),
+    (
+        "Извинение за задержку",
+        "{{customer.first_name|Здравствуйте}}, простите за задержку с ответом. Уже разбираемся с "
+        "обращением №{{ticket.number}} и вернёмся с ответом сегодня.\n\n{{agent.name}}",
+        "izvini",
+        "ru",
+    ),
+    (
+        "Order on its way",
+        "Hello {{customer.first_name|there}}, your order {{order.number}} is on its way; the tracking "
+        "number comes by SMS.\n\n{{agent.name}}, Romashka",
+        "shipped",
+        "en",
+    ),
+]

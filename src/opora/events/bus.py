@@ -11,7 +11,7 @@ import contextlib
 import json
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -26,13 +26,22 @@ SUBSCRIBE_TIMEOUT = 5.0
 
 
 class Subscription(ABC):
-    """Messages of one topic published after ``EventBus.open`` returned; iterate, then close."""
+    """Messages of the topics given to ``EventBus.open``, published after it returned.
+
+    Iterating yields the messages alone; ``receive`` also says which topic each came on, for
+    subscribers of several topics (one live stream per browser carries tickets, notifications
+    and collision activity).
+    """
 
     def __aiter__(self) -> Subscription:
         return self
 
     @abstractmethod
-    async def __anext__(self) -> dict[str, Any]: ...
+    async def receive(self) -> tuple[str, dict[str, Any]]:
+        """The next message and the topic it was published on."""
+
+    async def __anext__(self) -> dict[str, Any]:
+        return (await self.receive())[1]
 
     @abstractmethod
     async def aclose(self) -> None: ...
@@ -49,9 +58,11 @@ class EventBus(ABC):
     async def publish(self, topic: str, message: dict[str, Any]) -> None: ...
 
     @abstractmethod
-    async def open(self, topic: str) -> Subscription:
-        """Subscribe, returning only once the subscription is live: a message published after
-        this returns is delivered (a live stream relies on it to miss nothing after connect)."""
+    async def open(self, topic: str, *more_topics: str) -> Subscription:
+        """Subscribe to one or more topics, returning only once every subscription is live: a
+        message published after this returns is delivered (a live stream relies on it to miss
+        nothing after connect). Messages of all topics arrive in one sequence, in publish order
+        per topic."""
 
     async def subscribe(self, topic: str) -> AsyncIterator[dict[str, Any]]:
         subscription = await self.open(topic)
@@ -69,66 +80,70 @@ class EventBus(ABC):
 
 
 class _MemorySubscription(Subscription):
-    def __init__(self, bus: MemoryBus, topic: str) -> None:
+    def __init__(self, bus: MemoryBus, topics: Sequence[str]) -> None:
         self._bus = bus
-        self._topic = topic
-        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
-        bus._queues.setdefault(topic, set()).add(self.queue)
+        self._topics = topics
+        self.queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(QUEUE_LIMIT)
+        for topic in topics:
+            bus._queues.setdefault(topic, set()).add(self.queue)
 
-    async def __anext__(self) -> dict[str, Any]:
+    async def receive(self) -> tuple[str, dict[str, Any]]:
         return await self.queue.get()
 
     async def aclose(self) -> None:
-        subscribers = self._bus._queues.get(self._topic)
-        if subscribers is not None:
-            subscribers.discard(self.queue)
-            if not subscribers:
-                del self._bus._queues[self._topic]
+        for topic in self._topics:
+            subscribers = self._bus._queues.get(topic)
+            if subscribers is not None:
+                subscribers.discard(self.queue)
+                if not subscribers:
+                    del self._bus._queues[topic]
 
 
 class MemoryBus(EventBus):
     def __init__(self) -> None:
-        self._queues: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
+        self._queues: dict[str, set[asyncio.Queue[tuple[str, dict[str, Any]]]]] = {}
 
     async def publish(self, topic: str, message: dict[str, Any]) -> None:
         for queue in list(self._queues.get(topic, ())):
             if queue.full():
                 with contextlib.suppress(asyncio.QueueEmpty):
                     queue.get_nowait()
-            queue.put_nowait(message)
+            queue.put_nowait((topic, message))
 
-    async def open(self, topic: str) -> Subscription:
-        return _MemorySubscription(self, topic)
+    async def open(self, topic: str, *more_topics: str) -> Subscription:
+        return _MemorySubscription(self, _unique(topic, *more_topics))
 
 
 class _RedisSubscription(Subscription):
-    def __init__(self, pubsub: PubSub, channel: str) -> None:
+    def __init__(self, pubsub: PubSub, channels: Sequence[str]) -> None:
         self._pubsub = pubsub
-        self._channel = channel
+        self._channels = channels
 
     async def confirm(self) -> None:
-        # SUBSCRIBE is answered asynchronously; until the confirmation arrives, a publish may miss us.
-        # The caller bounds the wait.
-        while True:
+        # SUBSCRIBE is answered asynchronously, one confirmation per channel; until each has
+        # arrived, a publish may miss us. The caller bounds the wait.
+        waiting = set(self._channels)
+        while waiting:
             item = await self._pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
             if item is not None and item.get("type") == "subscribe":
-                return
+                waiting.discard(_text(item.get("channel")))
 
-    async def __anext__(self) -> dict[str, Any]:
+    async def receive(self) -> tuple[str, dict[str, Any]]:
         while True:
             item = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=30.0)
             if item is None:
                 continue
+            channel = _text(item.get("channel"))
             try:
                 message: dict[str, Any] = json.loads(item["data"])
             except (ValueError, TypeError):
-                log.warning("dropped an undecodable bus message on %s", self._channel)
+                log.warning("dropped an undecodable bus message on %s", channel)
                 continue
-            return message
+            return channel.removeprefix(PREFIX), message
 
     async def aclose(self) -> None:
         with contextlib.suppress(Exception):
-            await self._pubsub.unsubscribe(self._channel)
+            await self._pubsub.unsubscribe(*self._channels)
         await self._pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
 
@@ -142,12 +157,13 @@ class RedisBus(EventBus):
     async def publish(self, topic: str, message: dict[str, Any]) -> None:
         await self._redis.publish(PREFIX + topic, json.dumps(message, default=str))
 
-    async def open(self, topic: str) -> Subscription:
+    async def open(self, topic: str, *more_topics: str) -> Subscription:
+        channels = [PREFIX + name for name in _unique(topic, *more_topics)]
         pubsub = self._redis.pubsub()
-        subscription = _RedisSubscription(pubsub, PREFIX + topic)
+        subscription = _RedisSubscription(pubsub, channels)
         try:
             async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
-                await pubsub.subscribe(PREFIX + topic)
+                await pubsub.subscribe(*channels)
                 await subscription.confirm()
         except BaseException:
             await subscription.aclose()
@@ -156,6 +172,14 @@ class RedisBus(EventBus):
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+def _unique(*topics: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(topics))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def make_bus(redis_url: str | None) -> EventBus:

@@ -1,4 +1,8 @@
-"""GET /api/v1/stream: live ticket events for the agent UI, as Server-Sent Events.
+"""GET /api/v1/stream: live updates for the agent UI, as Server-Sent Events.
+
+One connection per browser carries three bus topics: ticket events (SSE ``event:`` is the
+event's kind), the agent's own notifications (``event: notification``) and other agents'
+activity on tickets (``event: activity``, collision detection).
 
 The stream only notifies; the event rows stay the record. A client that reconnects (network
 blip, a process restart, the stream's maximum age) refetches what it shows, so nothing depends
@@ -10,8 +14,9 @@ Rules of the stream:
   database connection, however long it stays open. Team memberships are read at that moment,
   so a changed membership or a revoked token takes effect at the next reconnect, at the latest
   after ``MAX_STREAM_SECONDS``.
-* Each bus message carries the ticket's team and assignee; an event reaches an agent only if
-  ``can_see_ticket`` allows it.
+* Each ticket event and activity message carries the ticket's team and assignee; it reaches an
+  agent only if ``can_see_ticket`` allows it. Activity never echoes back to its own agent, and a
+  notification reaches only the agent it names.
 * The bus subscription is live before the response starts (``EventBus.open`` returns only then),
   so an event committed as soon as the client sees the headers is delivered.
 """
@@ -30,9 +35,11 @@ from starlette.types import Receive, Scope, Send
 
 from opora.auth.deps import RuntimeDep, current_principal
 from opora.auth.permissions import Principal, can_see_ticket
+from opora.collision.service import TOPIC as ACTIVITY_TOPIC
 from opora.events.bus import EventBus, Subscription
 from opora.events.service import TICKET_TOPIC
 from opora.kit.errors import AppError
+from opora.notifications.service import TOPIC as NOTIFICATION_TOPIC
 from opora.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -62,8 +69,11 @@ class LiveUpdatesUnavailable(AppError):
     response_class=Response,
     responses={
         200: {
-            "description": "An endless `text/event-stream`: `id` is the event id, `event` its kind, "
-            "`data` the event as JSON (ticket_id, kind, actor, data, created_at, team_id, assignee_id).",
+            "description": "An endless `text/event-stream`. Ticket events: `id` is the event id, "
+            "`event` its kind, `data` the event as JSON (ticket_id, kind, actor, data, created_at, "
+            "team_id, assignee_id). `event: notification`: the caller's own notification "
+            "(type created or read). `event: activity`: another agent viewing, typing on or leaving "
+            "a ticket the caller may see (ticket_id, agent_id, agent_name, state, at, expires_in).",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
         401: {"description": "No valid session cookie or API token."},
@@ -71,7 +81,7 @@ class LiveUpdatesUnavailable(AppError):
     },
 )
 async def stream(request: Request, runtime: RuntimeDep) -> Response:
-    """Ticket events the caller may see, from the moment of connecting."""
+    """Ticket events, notifications and activity for the caller, from the moment of connecting."""
     principal = await _authenticate(request, runtime)
     return TicketEventStream(
         runtime.bus, principal, heartbeat_seconds=HEARTBEAT_SECONDS, max_seconds=MAX_STREAM_SECONDS
@@ -106,10 +116,10 @@ class TicketEventStream(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             async with asyncio.timeout(SUBSCRIBE_TIMEOUT_SECONDS):
-                subscription = await self._bus.open(TICKET_TOPIC)
+                subscription = await self._bus.open(TICKET_TOPIC, NOTIFICATION_TOPIC, ACTIVITY_TOPIC)
         except Exception as exc:  # whatever the backend raises when it cannot reach its server
             raise LiveUpdatesUnavailable("The event bus does not answer; try again later.") from exc
-        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(BUFFER_LIMIT)
+        inbox: asyncio.Queue[bytes] = asyncio.Queue(BUFFER_LIMIT)
         pump = asyncio.create_task(self._pump(subscription, inbox), name="opora-stream-pump")
         watcher: asyncio.Task[None] | None = None
         writer: asyncio.Task[None] | None = None
@@ -129,29 +139,45 @@ class TicketEventStream(Response):
         finally:
             await _stop(pump, watcher, writer)
 
-    async def _pump(self, subscription: Subscription, inbox: asyncio.Queue[dict[str, Any]]) -> None:
+    async def _pump(self, subscription: Subscription, inbox: asyncio.Queue[bytes]) -> None:
         try:
-            async for message in subscription:
-                if _visible(self._principal, message):
+            while True:
+                topic, message = await subscription.receive()
+                frame = frame_for(self._principal, topic, message)
+                if frame is not None:
                     if inbox.full():
                         inbox.get_nowait()
-                    inbox.put_nowait(message)
+                    inbox.put_nowait(frame)
         finally:
             # Unsubscribe now rather than whenever the object is garbage-collected.
             await subscription.aclose()
 
-    async def _write(self, inbox: asyncio.Queue[dict[str, Any]], send: Send) -> None:
+    async def _write(self, inbox: asyncio.Queue[bytes], send: Send) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._max_seconds
         while (left := deadline - loop.time()) > 0:
             try:
                 async with asyncio.timeout(min(self._heartbeat, left)):
-                    message = await inbox.get()
+                    frame = await inbox.get()
             except TimeoutError:
                 if left > self._heartbeat:  # silent for a heartbeat, not at the end of its age
                     await send(_body(_HEARTBEAT))
                 continue
-            await send(_body(encode_event(message)))
+            await send(_body(frame))
+
+
+def frame_for(principal: Principal, topic: str, message: dict[str, Any]) -> bytes | None:
+    """The SSE frame ``principal`` gets for a bus message, or None when it is not theirs to see."""
+    if topic == TICKET_TOPIC:
+        return encode_event(message) if _visible(principal, message) else None
+    if topic == NOTIFICATION_TOPIC:
+        mine = _is_id(message.get("agent_id")) and message["agent_id"] == principal.agent_id
+        return encode_frame("notification", message) if mine else None
+    if topic == ACTIVITY_TOPIC:
+        # An agent's own activity would warn it about itself, in its other tabs too.
+        others = _is_id(message.get("agent_id")) and message["agent_id"] != principal.agent_id
+        return encode_frame("activity", message) if others and _visible(principal, message) else None
+    return None
 
 
 def _visible(principal: Principal, message: dict[str, Any]) -> bool:
@@ -171,13 +197,20 @@ def _is_id(value: Any) -> bool:
 
 
 def encode_event(message: dict[str, Any]) -> bytes:
-    """One SSE frame: ``id`` lets the browser report where it was, ``event`` selects the listener."""
-    lines = []
-    if _is_id(message.get("id")):
-        lines.append(f"id: {message['id']}")
+    """A ticket event's frame: ``id`` lets the browser report where it was, ``event`` selects the
+    listener."""
     kind = message.get("kind")
-    if isinstance(kind, str) and kind:
-        lines.append("event: " + " ".join(kind.splitlines()))
+    return encode_frame(
+        kind if isinstance(kind, str) else None, message, message["id"] if _is_id(message.get("id")) else None
+    )
+
+
+def encode_frame(event: str | None, message: dict[str, Any], frame_id: int | None = None) -> bytes:
+    lines = []
+    if frame_id is not None:
+        lines.append(f"id: {frame_id}")
+    if event:
+        lines.append("event: " + " ".join(event.splitlines()))
     # json.dumps escapes newlines inside strings, so the data is always one line.
     lines.append("data: " + json.dumps(message, ensure_ascii=False, separators=(",", ":"), default=str))
     return ("\n".join(lines) + "\n\n").encode()

@@ -27,6 +27,7 @@ from opora.inbox import repository
 from opora.inbox.threading import Candidate, decide
 from opora.kit.html import sanitize_html
 from opora.kit.time import utcnow
+from opora.privacy.masking import mask_cards
 from opora.runtime import Runtime
 from opora.tickets.lifecycle import Status
 from opora.tickets.models import Attachment, AuthorType, DeliveryStatus, Direction, Message, Ticket
@@ -316,8 +317,9 @@ async def _insert_messages(uow: UnitOfWork, runtime: Runtime, items: list[Item],
                 "author_type": AuthorType.CUSTOMER,
                 "author_customer_id": item.customer_id,
                 "is_internal": False,
-                "text": inbound.text[:limit],
-                "html": sanitize_html(inbound.html) if inbound.html else None,
+                # Card numbers never reach storage (152-FZ / PCI): masked before the insert.
+                "text": mask_cards(inbound.text[:limit]),
+                "html": sanitize_html(mask_cards(inbound.html)) if inbound.html else None,
                 "channel_type": item.channel.type,
                 "channel_id": item.channel.id,
                 "external_id": inbound.external_id,

@@ -210,3 +210,24 @@ async def mark_bounced(session: AsyncSession, channel_id: int, external_id: str,
         )
         .values(delivery_status="failed", delivery_error=reason)
     )
+
+
+async def outbound_by_provider_id(
+    session: AsyncSession, refs: Sequence[tuple[int, str]]
+) -> list[tuple[Message, int | None, int | None]]:
+    """Our sent messages named by (channel id, provider id), locked, with their ticket's team and
+    assignee (for the live event): one query for a whole batch of delivery reports."""
+    if not refs:
+        return []
+    query = (
+        select(Message, Ticket.team_id, Ticket.assignee_id)
+        .join(Ticket, Ticket.id == Message.ticket_id)
+        .where(
+            tuple_(Message.channel_id, Message.external_id).in_(sorted(set(refs))),
+            Message.direction == "out",
+        )
+        .order_by(Message.id)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=Message)
+    return [(m, team, assignee) for m, team, assignee in (await session.execute(query)).all()]

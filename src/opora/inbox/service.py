@@ -16,10 +16,16 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from opora.channels import service as channels_service
-from opora.channels.base import ChannelAdapter, InboundMessage, UnparseablePayload
+from opora.channels.base import (
+    ChannelAdapter,
+    DeliveryUpdate,
+    InboundMessage,
+    ReportsDelivery,
+    UnparseablePayload,
+)
 from opora.channels.models import Channel
 from opora.db import UnitOfWork
-from opora.inbox import batch, repository
+from opora.inbox import batch, delivery, repository
 from opora.inbox.models import InboundPayload, PayloadState
 from opora.jobs.service import complete_queued, enqueue
 from opora.kit.errors import InvalidInput, NotFound
@@ -131,6 +137,7 @@ class _Parsed:
     row: InboundPayload
     channel: Channel | None = None
     messages: list[InboundMessage] = field(default_factory=list)
+    updates: list[DeliveryUpdate] = field(default_factory=list)
     error: str | None = None
 
 
@@ -144,7 +151,7 @@ async def _process_batch(
     if not isolate:
         ingested = await batch.ingest(uow, runtime, [item for _, items in groups for item in items])
         for payload, items in groups:
-            _done(payload.row, stored=bool(items))
+            _done(payload.row, stored=bool(items or payload.updates))
     else:
         for payload, items in groups:
             ingested += await _ingest_alone(uow, runtime, payload, items)
@@ -161,6 +168,10 @@ async def _prepare(uow: UnitOfWork, parsed: list[_Parsed]) -> list[tuple[_Parsed
             m.external_id for p in parsed if p.channel and p.channel.id == channel_id for m in p.messages
         ]
         seen[channel_id] = await repository.existing_external_ids(uow.session, channel_id, wanted)
+    # Delivery reports about our own messages: applied here, in the payloads' transaction.
+    await delivery.apply(
+        uow, [(p.channel.id, u) for p in parsed if p.channel and p.error is None for u in p.updates]
+    )
     groups: list[tuple[_Parsed, list[batch.Item]]] = []
     for payload in parsed:
         if payload.error is not None or payload.channel is None:
@@ -214,7 +225,7 @@ async def _ingest_alone(
             await uow.session.refresh(payload.row)
             _quarantine(payload.row, f"processing failed: {exc.__class__.__name__}: {exc}")
             return []
-        _done(payload.row, stored=bool(items))
+        _done(payload.row, stored=bool(items or payload.updates))
         return ingested
     return []
 
@@ -260,6 +271,8 @@ def _parse_in_thread(work: list[tuple[_Parsed, ChannelAdapter | None]]) -> None:
         assert adapter is not None
         try:
             item.messages = adapter.parse(raw_bytes(item.row), item.row.content_type)
+            if isinstance(adapter, ReportsDelivery):
+                item.updates = adapter.parse_updates(raw_bytes(item.row), item.row.content_type)
         except UnparseablePayload as exc:
             item.error = f"unparseable: {exc}"
         except Exception as exc:  # a parser bug on odd input must not block the queue

@@ -12,7 +12,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from prometheus_client.core import Metric
 from sqlalchemy import text
 
@@ -34,8 +34,11 @@ CHECK_TIMEOUT_SECONDS = 3.0
 HEALTH_TOPIC = "health"
 
 
-@router.get("/")
-async def root() -> dict[str, Any]:
+@router.get("/", response_model=None)
+async def root(request: Request) -> dict[str, Any] | RedirectResponse:
+    """A browser goes to the workspace; a program gets the links it needs."""
+    if "text/html" in request.headers.get("accept", ""):
+        return RedirectResponse("/inbox", status_code=303)
     return {
         "name": "Opora",
         "version": __version__,

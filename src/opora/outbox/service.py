@@ -19,6 +19,7 @@ from opora.customers.models import IdentityKind
 from opora.db import UnitOfWork
 from opora.events import service as events
 from opora.events.service import SYSTEM
+from opora.jobs.errors import RetryAfter
 from opora.outbox import repository
 from opora.runtime import Runtime
 from opora.tickets.models import DeliveryStatus, Message, Ticket
@@ -78,6 +79,9 @@ async def prepare(runtime: Runtime, message_id: int) -> Prepared | DeliveryResul
                     uow.session, ticket.id, channel.id, REFERENCES_LIMIT
                 ),
                 "ticket_number": ticket.id,
+                # Auto-acknowledgements and other machine replies: the email channel marks them
+                # Auto-Submitted so that the customer's autoresponder does not answer back.
+                "automatic": bool((message.metadata_ or {}).get("automatic")),
             },
         )
         return Prepared(channel=channel, outbound=outbound)
@@ -106,7 +110,10 @@ async def deliver(uow: UnitOfWork, runtime: Runtime, message_id: int, *, last_at
         log.exception("send of message %s raised", message_id)
         result = DeliveryResult.failed(f"{exc.__class__.__name__}: {exc}", retriable=True)
     if not result.ok and result.retriable and not last_attempt:
-        # Roll back nothing we wrote (we wrote nothing); the queue retries with backoff.
+        # Roll back nothing we wrote (we wrote nothing); the queue retries with backoff, or when
+        # the provider asked us to come back.
+        if result.retry_after is not None:
+            raise RetryAfter(result.retry_after, result.error or "rate limited")
         raise RetryLater(result.error or "temporary failure")
     await record(uow, message_id, result)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, delete, exists, or_, select, update
+from sqlalchemy import Select, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opora.db import fold
 from opora.events.models import TicketEvent
 from opora.tickets.models import Attachment, Message, Ticket, TicketTag
 
@@ -19,6 +21,7 @@ class TicketFilter:
     assignee_id: int | None = None
     unassigned: bool = False
     team_id: int | None = None
+    team_ids: frozenset[int] | None = None  # "my teams": any of these
     channel_type: str | None = None
     tag: str | None = None
     customer_id: int | None = None
@@ -28,6 +31,8 @@ class TicketFilter:
     visible_team_ids: frozenset[int] | None = None
     visible_agent_id: int | None = None
     include_merged: bool = False
+    # Conditions other modules contribute (e.g. "SLA at risk"); SQLAlchemy boolean clauses.
+    extra_conditions: list[Any] = field(default_factory=list)
 
 
 def _filtered(f: TicketFilter) -> Select[Ticket]:
@@ -41,12 +46,16 @@ def _filtered(f: TicketFilter) -> Select[Ticket]:
         query = query.where(Ticket.merged_into_id.is_(None))
     if f.statuses:
         query = query.where(Ticket.status.in_(f.statuses))
+    for condition in f.extra_conditions:
+        query = query.where(condition)
     if f.unassigned:
         query = query.where(Ticket.assignee_id.is_(None))
     elif f.assignee_id is not None:
         query = query.where(Ticket.assignee_id == f.assignee_id)
     if f.team_id is not None:
         query = query.where(Ticket.team_id == f.team_id)
+    if f.team_ids is not None:
+        query = query.where(Ticket.team_id.in_(sorted(f.team_ids)))
     if f.channel_type:
         query = query.where(Ticket.channel_type == f.channel_type)
     if f.customer_id is not None:
@@ -57,11 +66,11 @@ def _filtered(f: TicketFilter) -> Select[Ticket]:
         query = query.where(Ticket.updated_at >= f.updated_since)
     if f.text:
         # Substring match for now; the knowledge-base search work brings stemmed full-text search.
-        pattern = f"%{_escape_like(f.text)}%"
+        pattern = f"%{_escape_like(f.text.casefold())}%"
         query = query.where(
             or_(
-                Ticket.subject.ilike(pattern, escape="\\"),
-                exists().where(Message.ticket_id == Ticket.id, Message.text.ilike(pattern, escape="\\")),
+                fold(Ticket.subject).like(pattern, escape="\\"),
+                exists().where(Message.ticket_id == Ticket.id, fold(Message.text).like(pattern, escape="\\")),
             )
         )
     return query
@@ -72,16 +81,63 @@ def _escape_like(value: str) -> str:
 
 
 async def list_tickets(
-    session: AsyncSession, f: TicketFilter, *, limit: int, after: tuple[datetime, int] | None
+    session: AsyncSession,
+    f: TicketFilter,
+    *,
+    limit: int,
+    after: tuple[datetime, int] | None,
+    oldest_first: bool = False,
 ) -> Sequence[Ticket]:
-    """Newest activity first, keyset-paginated on (updated_at, id)."""
-    query = _filtered(f).order_by(Ticket.updated_at.desc(), Ticket.id.desc()).limit(limit)
+    """Newest activity first (or oldest first), keyset-paginated on (updated_at, id)."""
+    if oldest_first:
+        query = _filtered(f).order_by(Ticket.updated_at.asc(), Ticket.id.asc()).limit(limit)
+    else:
+        query = _filtered(f).order_by(Ticket.updated_at.desc(), Ticket.id.desc()).limit(limit)
     if after is not None:
         updated_at, ticket_id = after
-        query = query.where(
-            or_(Ticket.updated_at < updated_at, (Ticket.updated_at == updated_at) & (Ticket.id < ticket_id))
-        )
+        if oldest_first:
+            query = query.where(
+                or_(
+                    Ticket.updated_at > updated_at,
+                    (Ticket.updated_at == updated_at) & (Ticket.id > ticket_id),
+                )
+            )
+        else:
+            query = query.where(
+                or_(
+                    Ticket.updated_at < updated_at,
+                    (Ticket.updated_at == updated_at) & (Ticket.id < ticket_id),
+                )
+            )
     return (await session.scalars(query)).all()
+
+
+async def list_tickets_by(
+    session: AsyncSession, f: TicketFilter, *, order_by: Sequence[Any], joins: Sequence[Any] = (), limit: int
+) -> Sequence[Ticket]:
+    """One page in an order given by another module (e.g. nearest SLA due time), without keyset."""
+    query = _filtered(f)
+    for target, on in joins:
+        query = query.outerjoin(target, on)
+    return (await session.scalars(query.order_by(*order_by).limit(limit))).all()
+
+
+async def count_tickets(session: AsyncSession, f: TicketFilter) -> int:
+    query = _filtered(f).with_only_columns(func.count(Ticket.id)).order_by(None)
+    return int(await session.scalar(query) or 0)
+
+
+async def latest_public_messages(session: AsyncSession, ticket_ids: Sequence[int]) -> dict[int, Message]:
+    """The last message the customer can see, per ticket: the inbox shows its first line."""
+    if not ticket_ids:
+        return {}
+    last = (
+        select(func.max(Message.id))
+        .where(Message.ticket_id.in_(ticket_ids), Message.is_internal.is_(False))
+        .group_by(Message.ticket_id)
+    )
+    rows = await session.scalars(select(Message).where(Message.id.in_(last)))
+    return {m.ticket_id: m for m in rows}
 
 
 async def get_ticket(session: AsyncSession, ticket_id: int, *, for_update: bool = False) -> Ticket | None:

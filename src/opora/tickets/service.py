@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +20,9 @@ from opora.jobs.service import enqueue
 from opora.kit.errors import Forbidden, InvalidInput, NotFound
 from opora.kit.html import sanitize_html
 from opora.kit.pagination import cursor_datetime, cursor_int, decode_cursor, split_page
+from opora.kit.storage import AttachmentStore
 from opora.kit.time import utcnow
+from opora.privacy.masking import mask_cards
 from opora.tickets import lifecycle, repository
 from opora.tickets.lifecycle import Status
 from opora.tickets.models import Attachment, AuthorType, DeliveryStatus, Direction, Message, Ticket
@@ -59,14 +63,20 @@ def visibility_filter(principal: Principal, f: TicketFilter) -> TicketFilter:
 
 
 async def list_tickets(
-    uow: UnitOfWork, principal: Principal, f: TicketFilter, *, limit: int, cursor: str | None
+    uow: UnitOfWork,
+    principal: Principal,
+    f: TicketFilter,
+    *,
+    limit: int,
+    cursor: str | None,
+    oldest_first: bool = False,
 ) -> tuple[list[Ticket], str | None]:
     after = None
     if cursor:
         raw_updated, raw_id = decode_cursor(cursor, 2)
         after = (cursor_datetime(raw_updated), cursor_int(raw_id))
     found = await repository.list_tickets(
-        uow.session, visibility_filter(principal, f), limit=limit + 1, after=after
+        uow.session, visibility_filter(principal, f), limit=limit + 1, after=after, oldest_first=oldest_first
     )
     return split_page(found, limit, lambda ticket: (ticket.updated_at, ticket.id))
 
@@ -174,6 +184,9 @@ async def open_ticket(
         actor,
         {"channel_type": channel_type, "customer_id": customer.id, "follow_up_of": follow_up_of},
     )
+    if assignee_id is not None:
+        # Created already assigned: the assignee hears of it as of any other assignment.
+        await _event(uow, ticket, "assigned", actor, {"assignee_id": change(None, assignee_id)})
     return ticket
 
 
@@ -277,6 +290,10 @@ async def add_message(
         raise InvalidInput(f"Ticket {ticket.id} was merged into #{ticket.merged_into_id}.", field="ticket_id")
     now = utcnow()
     current = Status(ticket.status)
+    # Card numbers never reach storage, whoever typed them.
+    data = data.model_copy(
+        update={"text": mask_cards(data.text), "html": mask_cards(data.html) if data.html else None}
+    )
     html = sanitize_html(data.html) if data.html else None
     if data.author == "customer":
         if data.internal:
@@ -427,3 +444,43 @@ async def visible_attachment(
     if message.is_internal and principal.role == Role.READONLY:
         raise Forbidden("Read-only accounts do not open files of internal notes.")
     return attachment, ticket
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+# Agents attach documents and pictures; anything a browser could run is refused.
+_REFUSED_UPLOAD_TYPES = ("text/html", "application/xhtml+xml", "image/svg+xml", "application/javascript")
+MAX_UPLOADS = 10
+
+
+async def attach_uploads(
+    uow: UnitOfWork, storage: AttachmentStore, message: Message, uploads: Sequence[Upload]
+) -> list[Attachment]:
+    """Files an agent sent with a reply or note; stored before the transaction commits, so the
+    delivery job that the reply queued finds them."""
+    if len(uploads) > MAX_UPLOADS:
+        raise InvalidInput(f"At most {MAX_UPLOADS} files per message.", field="files")
+    rows = []
+    for upload in uploads:
+        content_type = (upload.content_type or "application/octet-stream").split(";")[0].strip().lower()
+        if content_type in _REFUSED_UPLOAD_TYPES:
+            raise InvalidInput(f"Files of type {content_type} cannot be attached.", field="files")
+        name = upload.filename.replace("/", "_").replace("\\", "_").strip()[:255] or "file"
+        digest = await asyncio.to_thread(storage.put, upload.data)
+        rows.append(
+            Attachment(
+                message_id=message.id,
+                sha256=digest,
+                filename=name,
+                content_type=content_type,
+                size=len(upload.data),
+            )
+        )
+    uow.session.add_all(rows)
+    await uow.session.flush()
+    return rows

@@ -1,0 +1,226 @@
+"""Intent model, abstention and enrichment: quality on public sets, speed and memory.
+
+Data from ../shared/data (never copied into the repo); sets that are missing are skipped.
+Tuning uses train/validation only; test splits are only reported.
+
+  CLINC150   train -> model; threshold chosen on val (in-scope + oos_val) as the lowest giving
+             >= 85% OOS recall on val; test in-scope accuracy (an abstention counts as wrong) and
+             OOS recall.
+  BANKING77  train -> test accuracy (no abstention).
+  Bitext     stratified split 80/20 per intent by a hash of the text; accuracy and macro-F1.
+  ru_support 5-fold stratified cross-validation of dev.jsonl (oos lines spread over the folds):
+             each training fold is fitted with opora.bot.engine.fit (threshold for --max-wrong
+             from its own inner cross-validation); the held-out fold gives accuracy, OOS recall
+             and the wrong-answer rate at that threshold. The pooled out-of-fold confidences
+             give the operating curve (answered share vs wrong-answer rate).
+  CEDR       anger F1 on test of the runtime rules (opora.ai.enrich) and, for reference, of a
+             logistic regression on sentence embeddings trained on CEDR train.
+  Speed      p99 of one classification (encoding + model) per message, 1 BLAS thread; RSS.
+
+Embeddings are cached in $OPORA_BENCH_CACHE (default ~/.cache/opora-bench).
+Usage: .venv/bin/python bench/bot.py [--only clinc,banking,bitext,ru,cedr,speed] [--max-wrong 0.02]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import resource
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+from sklearn.metrics import f1_score  # type: ignore[import-untyped]
+from sklearn.model_selection import StratifiedKFold  # type: ignore[import-untyped]
+
+from opora.ai.enrich import enrich
+from opora.bot import calibration, engine
+from opora.bot.classifier import train
+from opora.bot.embeddings import UseEmbedder
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CACHE = Path(os.environ.get("OPORA_BENCH_CACHE", Path.home() / ".cache" / "opora-bench"))
+EMBEDDER = UseEmbedder(threads=2)
+
+
+def embed(texts: Sequence[str]) -> NDArray[np.float32]:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(("\x1f".join(texts) + EMBEDDER.name).encode()).hexdigest()[:24]
+    path = CACHE / f"emb-{key}.npy"
+    if path.exists():
+        cached: NDArray[np.float32] = np.load(path)
+        return cached
+    out = np.concatenate([EMBEDDER.encode(texts[i : i + 512]) for i in range(0, len(texts), 512)])
+    np.save(path, out)
+    return out
+
+
+def fit_predict(tr_x: list[str], tr_y: list[str], te_x: list[str]) -> tuple[list[str], NDArray[np.float64]]:
+    model = train(tr_x, tr_y, embed(tr_x), encoder=EMBEDDER.name)
+    probs = model.probabilities(te_x, embed(te_x))
+    return [model.classes[i] for i in probs.argmax(axis=1)], probs.max(axis=1)
+
+
+def clinc() -> None:
+    data = json.loads((DATA / "clinc150" / "data_full.json").read_text())
+    split = {k: ([t for t, _ in v], [y for _, y in v]) for k, v in data.items()}
+    tr_x, tr_y = split["train"]
+    model = train(tr_x, tr_y, embed(tr_x), encoder=EMBEDDER.name)
+
+    def scores(texts: list[str]) -> tuple[list[str], NDArray[np.float64]]:
+        probs = model.probabilities(texts, embed(texts))
+        return [model.classes[i] for i in probs.argmax(axis=1)], probs.max(axis=1)
+
+    _, oos_val = scores(split["oos_val"][0])
+    threshold = float(np.quantile(oos_val, 0.85))
+    pred, conf = scores(split["test"][0])
+    in_acc = np.mean(
+        [(p == y and c >= threshold) for p, y, c in zip(pred, split["test"][1], conf, strict=True)]
+    )
+    _, oos_conf = scores(split["oos_test"][0])
+    raw = np.mean([p == y for p, y in zip(pred, split["test"][1], strict=True)])
+    print(f"CLINC150 test: in-scope accuracy {in_acc:.1%}, OOS recall {np.mean(oos_conf < threshold):.1%} "
+          f"(threshold {threshold:.3f} from val; accuracy without abstention {raw:.1%})")  # fmt: skip
+
+
+def banking() -> None:
+    def load(name: str) -> tuple[list[str], list[str]]:
+        rows = list(csv.DictReader((DATA / "banking77" / f"{name}.csv").open()))
+        return [r["text"] for r in rows], [r["category"] for r in rows]
+
+    tr_x, tr_y = load("train")
+    te_x, te_y = load("test")
+    pred, _ = fit_predict(tr_x, tr_y, te_x)
+    print(f"BANKING77 test accuracy {np.mean([p == y for p, y in zip(pred, te_y, strict=True)]):.1%}")
+
+
+def bitext() -> None:
+    rows = list(
+        csv.DictReader(
+            (DATA / "bitext_customer_support" / "Bitext_Sample_Customer_Support_Training_Dataset.csv").open()
+        )
+    )
+    test = [int(hashlib.md5(r["instruction"].encode()).hexdigest(), 16) % 5 == 0 for r in rows]
+    tr = [r for r, t in zip(rows, test, strict=True) if not t]
+    te = [r for r, t in zip(rows, test, strict=True) if t]
+    pred, _ = fit_predict(
+        [r["instruction"] for r in tr], [r["intent"] for r in tr], [r["instruction"] for r in te]
+    )
+    gold = [r["intent"] for r in te]
+    acc = np.mean([p == y for p, y in zip(pred, gold, strict=True)])
+    print(
+        f"Bitext (hash split 80/20, {len(tr)}/{len(te)}): accuracy {acc:.1%}, macro-F1 {f1_score(gold, pred, average='macro'):.3f}"
+    )
+
+
+def ru_support(max_wrong: float) -> None:
+    rows = [json.loads(line) for line in (DATA / "ru_support" / "dev.jsonl").open()]
+    texts = [r["text"] for r in rows]
+    labels = [r["intent"] for r in rows]
+    vectors = embed(texts)
+    conf_all: list[float] = []
+    ok_all: list[bool] = []
+    acc, oos_rec, wrong, answered = [], [], [], []
+    for tr_idx, te_idx in StratifiedKFold(5, shuffle=True, random_state=0).split(texts, labels):
+        tr_in = [i for i in tr_idx if labels[i] != "oos"]
+        tr_oos = [i for i in tr_idx if labels[i] == "oos"]
+        fitted = engine.fit(
+            [texts[i] for i in tr_in], [labels[i] for i in tr_in], vectors[tr_in],
+            [texts[i] for i in tr_oos], vectors[tr_oos], encoder=EMBEDDER.name, max_wrong_rate=max_wrong,
+        )  # fmt: skip
+        probs = fitted.model.probabilities([texts[i] for i in te_idx], vectors[te_idx])
+        pred = [fitted.model.classes[i] for i in probs.argmax(axis=1)]
+        conf = probs.max(axis=1)
+        gold = [labels[i] for i in te_idx]
+        ok = [p == g for p, g in zip(pred, gold, strict=True)]
+        conf_all += list(conf)
+        ok_all += ok
+        ins = [j for j, g in enumerate(gold) if g != "oos"]
+        oos = [j for j, g in enumerate(gold) if g == "oos"]
+        acc.append(np.mean([ok[j] for j in ins]))
+        oos_rec.append(np.mean([conf[j] < fitted.threshold for j in oos]))
+        point = calibration.at_threshold(list(conf), ok, fitted.threshold)
+        wrong.append(point.wrong)
+        answered.append(point.answered)
+    print(f"ru_support 5-fold CV: accuracy {np.mean(acc):.1%}, OOS recall {np.mean(oos_rec):.1%}, "
+          f"at the threshold for {max_wrong:.0%}: answered {np.mean(answered):.1%}, wrong answers {np.mean(wrong):.1%}")  # fmt: skip
+    print("  operating curve (pooled out-of-fold): threshold  answered  wrong")
+    curve = calibration.operating_curve(conf_all, ok_all)
+    for target in (0.0, 0.01, 0.02, 0.05, 0.1, 0.2):
+        t = calibration.pick_threshold(conf_all, ok_all, target)
+        p = calibration.at_threshold(conf_all, ok_all, t)
+        print(
+            f"    wrong <= {target:4.0%}: threshold {t:.3f}  answered {p.answered:6.1%}  wrong {p.wrong:5.1%}"
+        )
+    print(
+        f"  threshold for 2% wrong answers: {calibration.pick_threshold(conf_all, ok_all, 0.02):.3f} ({len(curve)} curve points)"
+    )
+
+
+def cedr() -> None:
+    def load(name: str) -> tuple[list[str], list[bool]]:
+        rows = list(csv.DictReader((DATA / "cedr_ru_emotion" / f"cedr-main-{name}.csv").open()))
+        return [r["text"] for r in rows], ["4" in r["labels"].strip("[]").split() for r in rows]
+
+    tr_x, tr_y = load("train")
+    te_x, te_y = load("test")
+    rules = [enrich(t).angry for t in te_x]
+    clf = LogisticRegression(C=4.0, class_weight="balanced", max_iter=1000).fit(embed(tr_x), tr_y)
+    learned = clf.predict(embed(te_x))
+    print(f"CEDR anger F1 on test: runtime rules {f1_score(te_y, rules):.3f}; embeddings + LR (reference) {f1_score(te_y, learned):.3f} "
+          f"(positives {sum(te_y)}/{len(te_y)})")  # fmt: skip
+
+
+def speed() -> None:
+    rows = [json.loads(line) for line in (DATA / "ru_support" / "dev.jsonl").open()]
+    texts = [r["text"] for r in rows if r["intent"] != "oos"]
+    labels = [r["intent"] for r in rows if r["intent"] != "oos"]
+    single = UseEmbedder(threads=1)
+    model = train(texts, labels, embed(texts), encoder=single.name)
+    single.encode(["прогрев"])
+    timings = []
+    for text in [r["text"] for r in rows] * 2:
+        start = time.perf_counter()
+        model.probabilities([text], single.encode([text]))
+        timings.append((time.perf_counter() - start) * 1000)
+    start = time.perf_counter()
+    for text in [r["text"] for r in rows]:
+        enrich(text)
+    per_enrich = (time.perf_counter() - start) / len(rows) * 1e6
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"Speed: classification p50 {np.percentile(timings, 50):.1f} ms, p99 {np.percentile(timings, 99):.1f} ms per message "
+          f"(1 thread); enrichment {per_enrich:.0f} µs per message; peak RSS {rss:.0f} MB with the encoder loaded")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", default="clinc,banking,bitext,ru,cedr,speed")
+    parser.add_argument("--max-wrong", type=float, default=0.02)
+    args = parser.parse_args()
+    if not DATA.exists():
+        print(f"skipped: {DATA} is missing (the shared data sets are not in the repository)")
+        return
+    jobs = {
+        "clinc": clinc,
+        "banking": banking,
+        "bitext": bitext,
+        "ru": lambda: ru_support(args.max_wrong),
+        "cedr": cedr,
+        "speed": speed,
+    }
+    for name in args.only.split(","):
+        start = time.time()
+        jobs[name]()
+        print(f"  ({name}: {time.time() - start:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""Chat widget: connections one server process holds, and live delivery latency both ways.
+
+Starts `opora` as its own process (embedded shape: SQLite, in-memory bus, in-process worker) on
+loopback, opens N widget sessions and WebSockets, and an agent's SSE stream (/api/v1/stream with
+an API token). Then, with every connection open and idle:
+
+  visitor → agent   a visitor sends a message over its socket; time until the agent's stream
+                    shows its message_added event (stored raw, inbox job, committed, published);
+  agent → visitor   the agent posts a reply through the API; time until the visitor's socket
+                    shows it.
+
+Samples are taken one at a time so that each figure is a delivery, not a queue. Everything stays
+on 127.0.0.1 and stops by itself.
+
+Usage: .venv/bin/python bench/chat.py [--connections 2000] [--samples 150]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "bench-chat-key"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- the server process ----------------------------------------------------------------------------
+
+
+def serve(port: int, data_dir: Path) -> None:
+    import uvicorn
+
+    from opora.agents.models import Agent, Role, Team, TeamMember
+    from opora.app import create_app
+    from opora.auth import service as auth_service
+    from opora.channels.models import Channel
+    from opora.config import Settings
+    from opora.migrate import upgrade
+    from opora.runtime import build_runtime
+
+    url = f"sqlite+aiosqlite:///{data_dir / 'bench.db'}"
+    upgrade(url)
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=url,
+        secret_key="bench",
+        embedded_worker=True,
+        _env_file=None,
+    )
+    runtime = build_runtime(settings)
+
+    async def seed() -> str:
+        async with runtime.db.uow() as uow:
+            team = Team(name="Чат")
+            uow.session.add(team)
+            agent = Agent(email="olga@bench.test", name="Olga", role=Role.AGENT, presence="online")
+            uow.session.add(agent)
+            await uow.session.flush()
+            uow.session.add(TeamMember(team_id=team.id, agent_id=agent.id))
+            uow.session.add(
+                Channel(type="webchat", name="chat", settings={"public_key": KEY, "team_id": team.id})
+            )
+            issued = await auth_service.issue_token(uow, agent_id=agent.id, name="bench")
+        await runtime.db.dispose()
+        return issued.secret
+
+    token = asyncio.run(seed())
+    (data_dir / "token").write_text(token)
+    uvicorn.run(
+        create_app(runtime, run_worker=True),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws="websockets",
+    )
+
+
+# -- the load ---------------------------------------------------------------------------------------
+
+
+def _ms(values: list[float]) -> str:
+    if not values:
+        return "no samples"
+    ordered = sorted(values)
+
+    def p(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return (
+        f"p50 {statistics.median(ordered) * 1000:6.1f} ms   p99 {p(0.99) * 1000:6.1f} ms   "
+        f"max {ordered[-1] * 1000:6.1f} ms   (n={len(ordered)})"
+    )
+
+
+class Visitor:
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.ws: Any = None
+        self.frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.ticket_id: int | None = None
+
+    async def connect(self, ws_url: str) -> None:
+        self.ws = await websockets.connect(ws_url, open_timeout=60, ping_interval=None, max_queue=None)
+        await self.ws.send(json.dumps({"type": "hello", "channel": KEY, "token": self.token, "after_id": 0}))
+        while json.loads(await self.ws.recv())["type"] != "ready":
+            pass
+        asyncio.get_running_loop().create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                await self.frames.put(json.loads(raw))
+        except websockets.ConnectionClosed:
+            return
+
+    async def next(self, kind: str) -> dict[str, Any]:
+        while True:
+            frame = await asyncio.wait_for(self.frames.get(), 10)
+            if frame["type"] == kind:
+                return frame
+
+
+async def _stream(base: str, token: str, events: asyncio.Queue[tuple[float, dict[str, Any]]]) -> None:
+    async with (
+        httpx.AsyncClient(base_url=base, timeout=None) as client,
+        client.stream("GET", "/api/v1/stream", headers={"Authorization": f"Bearer {token}"}) as response,
+    ):
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                await events.put((time.perf_counter(), json.loads(line[6:])))
+
+
+async def run(args: argparse.Namespace) -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="opora-bench-chat-") as tmp:
+        log = (Path(tmp) / "server.log").open("wb")
+        server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
+            [sys.executable, __file__, "--serve", str(port), tmp],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        )
+        try:
+            await _load(args, base, Path(tmp), server)
+        finally:
+            server.terminate()
+            server.wait(15)
+            log.close()
+
+
+async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=50)) as http:
+        for _ in range(300):
+            if server.poll() is not None:
+                raise SystemExit(f"the server exited: {(tmp / 'server.log').read_text()}")
+            try:
+                if (await http.get("/healthz")).status_code == 200 and (tmp / "token").exists():
+                    break
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+        agent_token = (tmp / "token").read_text()
+        agent_h = {"Authorization": f"Bearer {agent_token}"}
+
+        started = time.perf_counter()
+        gate = asyncio.Semaphore(50)
+
+        async def open_one() -> Visitor:
+            async with gate:
+                r = await http.post("/widget/v1/session", content=json.dumps({"channel": KEY}))
+                r.raise_for_status()
+                visitor = Visitor(r.json()["token"])
+                await visitor.connect(base.replace("http", "ws") + "/widget/v1/ws")
+                return visitor
+
+        results = await asyncio.gather(*(open_one() for _ in range(args.connections)), return_exceptions=True)
+        visitors = [v for v in results if isinstance(v, Visitor)]
+        failures = [r for r in results if not isinstance(r, Visitor)]
+        opened = time.perf_counter() - started
+        print(
+            f"connections held by one process: {len(visitors)} of {args.connections} "
+            f"({len(failures)} failed) in {opened:.1f} s"
+        )
+        if failures:
+            print(f"  first failure: {failures[0]!r}")
+
+        events: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
+        stream = asyncio.create_task(_stream(base, agent_token, events))
+        await asyncio.sleep(1.0)
+
+        inbound: list[float] = []
+        samplers = visitors[: args.samples]
+        for i, visitor in enumerate(samplers):
+            while not events.empty():
+                events.get_nowait()
+            sent = time.perf_counter()
+            await visitor.ws.send(
+                json.dumps({"type": "message", "client_id": f"b{i}", "text": f"Вопрос {i}"})
+            )
+            while True:
+                at, event = await asyncio.wait_for(events.get(), 10)
+                if event.get("kind") == "message_added" and event["data"].get("direction") == "in":
+                    inbound.append(at - sent)
+                    visitor.ticket_id = event["ticket_id"]
+                    break
+            await visitor.next("message")  # its own stored copy, so the next sample starts clean
+        print(f"visitor → agent stream:  {_ms(inbound)}")
+
+        outbound: list[float] = []
+        for i, visitor in enumerate(samplers):
+            if visitor.ticket_id is None:
+                continue
+            sent = time.perf_counter()
+            r = await http.post(
+                f"/api/v1/tickets/{visitor.ticket_id}/messages", headers=agent_h, json={"text": f"Ответ {i}"}
+            )
+            r.raise_for_status()
+            await visitor.next("message")
+            outbound.append(time.perf_counter() - sent)
+        print(f"agent → visitor socket:  {_ms(outbound)}  (from the reply's POST)")
+
+        stream.cancel()
+        alive = sum(1 for v in visitors if v.ws.state.name == "OPEN")
+        print(f"connections still open at the end: {alive}")
+        await asyncio.gather(*(v.ws.close() for v in visitors), return_exceptions=True)
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve":
+        serve(int(sys.argv[2]), Path(sys.argv[3]))
+        return
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--connections", type=int, default=2000)
+    parser.add_argument("--samples", type=int, default=150)
+    args = parser.parse_args()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, SQLite, in-memory bus, one process")
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

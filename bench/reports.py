@@ -1,0 +1,216 @@
+"""Reports and the live dashboard on PostgreSQL at scale: p50/p99 per report.
+
+Generates N tickets spread over the last 365 days with their customers, two messages each and the
+event rows the desk writes (created, customer message, agent reply, SLA clock fulfilments with
+business seconds, solve; one ticket in ten reopened and solved again; one in fifty escalated; one
+in ten still open), all by set-based SQL in the database itself, then runs each report R times.
+
+Usage: .venv/bin/python bench/reports.py [--tickets 50000] [--repeat 20] [--keep]
+       .venv/bin/python bench/reports.py --tickets 1000000      # the issue's size
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support import services  # noqa: E402
+
+from opora.analytics import service  # noqa: E402
+from opora.analytics.definitions import Dimension, Filters, Metric  # noqa: E402
+from opora.analytics.service import ReportQuery  # noqa: E402
+from opora.config import Settings  # noqa: E402
+from opora.kit.time import utcnow  # noqa: E402
+from opora.migrate import upgrade  # noqa: E402
+from opora.runtime import Runtime, build_runtime  # noqa: E402
+
+TZ = "Europe/Moscow"
+
+GENERATE = [
+    "SELECT setseed(0.42)",
+    "INSERT INTO teams (id, name, description, created_at) SELECT g, 'Team ' || g, '', now() FROM generate_series(1, 4) g",
+    """INSERT INTO agents (id, email, name, role, language, timezone, presence, is_active, created_at, updated_at)
+       SELECT g, 'agent' || g || '@bench.test', 'Agent ' || g, 'agent', 'ru', 'Europe/Moscow',
+              CASE WHEN g % 3 = 0 THEN 'offline' ELSE 'online' END, true, now(), now()
+       FROM generate_series(1, 40) g""",
+    """CREATE TEMP TABLE bt AS
+       SELECT g AS id,
+              now() - random() * interval '365 days' AS created_at,
+              (1 + random() * 240)::int AS frt_min,
+              (30 + random() * 2000)::int AS res_min,
+              random() AS r_status, random() AS r_reopen, random() AS r_esc,
+              1 + (random() * 3)::int AS team_id, 1 + (random() * 39)::int AS agent_id,
+              (ARRAY['email','telegram','webchat','whatsapp','api'])[1 + (random() * 4)::int] AS channel,
+              (ARRAY['low','normal','normal','high','urgent'])[1 + (random() * 4)::int] AS priority,
+              (ARRAY['delivery','payment','refund','promo','account','quality','size','address','tracking','other'])
+                [1 + (random() * 9)::int] AS topic
+       FROM generate_series(1, :n) g""",
+    """INSERT INTO customers (id, name, segment, custom_fields, orders_count, total_spent_minor, created_at, updated_at)
+       SELECT id, 'Customer ' || id, CASE WHEN id % 20 = 0 THEN 'vip' END, '{}', 0, 0, created_at, created_at
+       FROM bt""",
+    """INSERT INTO tickets (id, subject, status, priority, channel_type, team_id, assignee_id, customer_id, topic,
+                           custom_fields, created_at, updated_at, status_changed_at, first_response_at, solved_at)
+       SELECT id, 'Bench ' || id,
+              CASE WHEN r_status < 0.05 THEN 'open' WHEN r_status < 0.08 THEN 'pending'
+                   WHEN r_status < 0.10 THEN 'new' WHEN r_status < 0.6 THEN 'closed' ELSE 'solved' END,
+              priority, channel, team_id, agent_id, id, topic, '{}', created_at, created_at, created_at,
+              created_at + frt_min * interval '1 minute',
+              CASE WHEN r_status >= 0.10 THEN created_at + res_min * interval '1 minute' END
+       FROM bt""",
+    """INSERT INTO messages (ticket_id, direction, author_type, author_customer_id, is_internal, text, channel_type,
+                            delivery_status, metadata, created_at)
+       SELECT id, 'in', 'customer', id, false, 'Где мой заказ ' || id || '?', channel, 'received', '{}'::jsonb, created_at
+       FROM bt
+       UNION ALL
+       SELECT id, 'out', 'agent', NULL, false, 'Ваш заказ в пути.', channel, 'sent', '{}'::jsonb,
+              created_at + frt_min * interval '1 minute'
+       FROM bt WHERE r_status >= 0.10 OR r_status < 0.05""",
+    """INSERT INTO ticket_events (ticket_id, kind, actor_type, data, created_at)
+       SELECT id, 'ticket_created', 'customer', '{}'::jsonb, created_at FROM bt
+       UNION ALL
+       SELECT id, 'message_added', 'customer', '{"direction": "in", "internal": false, "author_type": "customer"}'::jsonb,
+              created_at FROM bt
+       UNION ALL
+       SELECT id, 'message_added', 'agent', '{"direction": "out", "internal": false, "author_type": "agent"}'::jsonb,
+              created_at + frt_min * interval '1 minute' FROM bt WHERE r_status >= 0.10 OR r_status < 0.05
+       UNION ALL
+       SELECT id, 'sla_fulfilled', 'system',
+              jsonb_build_object('metric', 'first_response', 'reason', 'reply',
+                                 'elapsed_seconds', frt_min * 45, 'breached', frt_min > 120),
+              created_at + frt_min * interval '1 minute' FROM bt WHERE channel = 'email' AND r_status >= 0.10
+       UNION ALL
+       SELECT id, 'status_changed', 'agent', '{"status": {"old": "open", "new": "solved"}}'::jsonb,
+              created_at + res_min * interval '1 minute' FROM bt WHERE r_status >= 0.10
+       UNION ALL
+       SELECT id, 'sla_fulfilled', 'system',
+              jsonb_build_object('metric', 'resolution', 'reason', 'solved',
+                                 'elapsed_seconds', res_min * 40, 'breached', res_min > 1500),
+              created_at + res_min * interval '1 minute' FROM bt WHERE channel = 'email' AND r_status >= 0.10
+       UNION ALL
+       SELECT id, 'status_changed', 'customer', '{"status": {"old": "solved", "new": "open"}}'::jsonb,
+              created_at + (res_min + 60) * interval '1 minute' FROM bt WHERE r_status >= 0.10 AND r_reopen < 0.1
+       UNION ALL
+       SELECT id, 'status_changed', 'agent', '{"status": {"old": "open", "new": "solved"}}'::jsonb,
+              created_at + (res_min + 120) * interval '1 minute' FROM bt WHERE r_status >= 0.10 AND r_reopen < 0.1
+       UNION ALL
+       SELECT id, 'escalated', 'agent', '{"reason": "L2"}'::jsonb, created_at + interval '5 minutes'
+       FROM bt WHERE r_esc < 0.02
+       ORDER BY 5""",
+    """INSERT INTO ticket_sla (ticket_id, metric, target_seconds, business, warning_percent, started_at,
+                              running_since, due_at, elapsed_seconds, updated_at)
+       SELECT id, 'resolution', 28800, true, 80, created_at, created_at,
+              created_at + (CASE WHEN id % 2 = 0 THEN 1 ELSE 200 END) * interval '1 hour', 0, created_at
+       FROM bt WHERE r_status < 0.05 AND channel = 'email'""",
+    """INSERT INTO ticket_sla (ticket_id, metric, target_seconds, business, warning_percent, started_at,
+                              elapsed_seconds, fulfilled_at, updated_at)
+       SELECT id, m, 3600, true, 80, created_at, 1, created_at, created_at
+       FROM bt, (VALUES ('first_response'), ('resolution')) AS metrics(m)
+       WHERE channel = 'email' AND r_status >= 0.10""",
+    "SELECT setval(pg_get_serial_sequence('tickets', 'id'), (SELECT max(id) FROM tickets))",
+    "SELECT setval(pg_get_serial_sequence('customers', 'id'), (SELECT max(id) FROM customers))",
+    "ANALYZE",
+]
+
+
+async def generate(runtime: Runtime, tickets: int) -> float:
+    started = time.perf_counter()
+    async with runtime.db.engine.begin() as conn:
+        for statement in GENERATE[:-1]:
+            await conn.execute(text(statement), {"n": tickets} if ":n" in statement else {})
+    async with runtime.db.engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(GENERATE[-1]))
+    return time.perf_counter() - started
+
+
+def reports(now_span: tuple[object, object]) -> list[tuple[str, ReportQuery]]:
+    start, end = now_span
+    last30 = (start, end)
+    cases = [
+        ("created by day, 30 d", Metric.CREATED, Dimension.DAY),
+        ("first response by team, 30 d", Metric.FIRST_RESPONSE, Dimension.TEAM),
+        ("next response total, 30 d", Metric.NEXT_RESPONSE, Dimension.TOTAL),
+        ("full resolution by day, 30 d", Metric.RESOLUTION, Dimension.DAY),
+        ("FCR by agent, 30 d", Metric.FCR, Dimension.AGENT),
+        ("reopen rate by channel, 30 d", Metric.REOPEN, Dimension.CHANNEL),
+        ("SLA first response by priority, 30 d", Metric.SLA_FIRST_RESPONSE, Dimension.PRIORITY),
+        ("escalation rate by topic, 30 d", Metric.ESCALATION, Dimension.TOPIC),
+        ("backlog by team (now)", Metric.BACKLOG, Dimension.TEAM),
+    ]
+    return [(name, ReportQuery(m, *last30, d, Filters())) for name, m, d in cases]  # type: ignore[arg-type]
+
+
+async def timed(fn: Callable[[], Awaitable[object]], repeat: int) -> tuple[float, float]:
+    samples = []
+    await fn()  # warm the cache and the plan
+    for _ in range(repeat):
+        started = time.perf_counter()
+        await fn()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    p99 = samples[min(len(samples) - 1, round(0.99 * (len(samples) - 1)))]
+    return statistics.median(samples), p99
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tickets", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args()
+
+    name = f"opora_bench_reports_{uuid.uuid4().hex[:8]}"
+    url = services.create_pg_database(name)
+    try:
+        await asyncio.to_thread(upgrade, url)
+        runtime = build_runtime(Settings(database_url=url, data_dir=Path("/tmp") / name))
+        await runtime.start()
+        try:
+            seconds = await generate(runtime, args.tickets)
+            async with runtime.db.engine.connect() as conn:
+                events = (await conn.execute(text("SELECT count(*) FROM ticket_events"))).scalar_one()
+                messages = (await conn.execute(text("SELECT count(*) FROM messages"))).scalar_one()
+            print(
+                f"# {platform.node()} {platform.python_version()} PostgreSQL, {args.tickets:,} tickets, "
+                f"{messages:,} messages, {events:,} events; generated in {seconds:.1f} s; R={args.repeat}"
+            )
+            now = utcnow()
+
+            async def board() -> object:
+                async with runtime.db.uow() as uow:
+                    return await service.dashboard(uow, timezone=TZ, now=utcnow())
+
+            p50, p99 = await timed(board, args.repeat)
+            print(f"{'live dashboard':40s} p50 {p50:8.1f} ms   p99 {p99:8.1f} ms")
+            for label, query in reports((now - timedelta(days=30), now)):
+
+                async def run(q: ReportQuery = query) -> object:
+                    async with runtime.db.uow() as uow:
+                        return await service.report(uow, q, timezone=TZ, now=now)
+
+                p50, p99 = await timed(run, args.repeat)
+                print(f"{label:40s} p50 {p50:8.1f} ms   p99 {p99:8.1f} ms")
+        finally:
+            await runtime.close()
+    finally:
+        if not args.keep:
+            services.drop_pg_database(name)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

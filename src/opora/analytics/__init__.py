@@ -1,0 +1,1 @@
+"""Analytics: metrics from ticket events, reports, drill-down, exports, scheduled reports and spikes."""

@@ -1,0 +1,1 @@
+"""Automation: rules that react to ticket events, and signed outbound webhooks."""

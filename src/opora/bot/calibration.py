@@ -1,0 +1,70 @@
+"""Calibrated abstention: the bot answers only above a confidence threshold chosen on held-out data.
+
+The admin states the largest share of wrong answers they accept among the answers the bot gives
+(2% by default). Held-out predictions (cross-validated on the shop's own examples, plus
+out-of-scope messages, which are wrong whatever intent is answered) are sorted by confidence, and
+the threshold is the lowest one at which the answered part still respects that share. Lower
+thresholds answer more; the operating curve shows the trade-off to the admin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# Above 1: no confidence reaches it, so a model without enough held-out data never answers.
+NEVER = 1.01
+
+
+@dataclass(frozen=True, slots=True)
+class CurvePoint:
+    threshold: float
+    answered: float  # share of held-out messages the bot would answer
+    wrong: float  # share of those answers that would be wrong
+
+
+def _sorted(confidences: Sequence[float], correct: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
+    if len(confidences) != len(correct):
+        raise ValueError("confidences and correct must have the same length")
+    conf = np.asarray(confidences, dtype=np.float64)
+    ok = np.asarray(correct, dtype=bool)
+    order = np.argsort(-conf, kind="stable")
+    return conf[order], ok[order]
+
+
+def operating_curve(confidences: Sequence[float], correct: Sequence[bool]) -> list[CurvePoint]:
+    """One point per distinct confidence: answer everything at or above it."""
+    conf, ok = _sorted(confidences, correct)
+    if conf.size == 0:
+        return []
+    wrong_so_far = np.cumsum(~ok)
+    # Equal confidences are answered together, so only the last index of each run is a point.
+    last_of_run = np.flatnonzero(np.append(conf[1:] != conf[:-1], True))
+    return [
+        CurvePoint(float(conf[i]), (i + 1) / conf.size, float(wrong_so_far[i]) / (i + 1)) for i in last_of_run
+    ]
+
+
+def pick_threshold(confidences: Sequence[float], correct: Sequence[bool], max_wrong_rate: float) -> float:
+    """Lowest threshold whose answered held-out messages are wrong at most ``max_wrong_rate`` of the time.
+
+    Returns :data:`NEVER` when even the most confident answer breaks the limit or there is no data.
+    """
+    if not 0.0 <= max_wrong_rate < 1.0:
+        raise ValueError("max_wrong_rate must be in [0, 1)")
+    best = NEVER
+    for point in operating_curve(confidences, correct):
+        if point.wrong <= max_wrong_rate + 1e-12:
+            best = point.threshold
+    return best
+
+
+def at_threshold(confidences: Sequence[float], correct: Sequence[bool], threshold: float) -> CurvePoint:
+    conf, ok = _sorted(confidences, correct)
+    answered = conf >= threshold
+    n = int(answered.sum())
+    return CurvePoint(
+        threshold, n / conf.size if conf.size else 0.0, float((~ok[answered]).sum()) / n if n else 0.0
+    )

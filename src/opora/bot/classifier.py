@@ -1,0 +1,170 @@
+"""The intent classifier: sentence embeddings plus character n-grams, a softmax on top.
+
+Embeddings carry meaning across paraphrases and across ru/en; character n-grams catch what a
+shop's customers actually type (typos, translit, «возрат», order-number shapes) that the
+encoder smooths away. A multinomial logistic regression over both is trained with scikit-learn,
+but the trained model is kept as plain arrays (weights, idf, the n-gram columns it uses) so that
+it is stored without pickle and predicts with numpy alone, in well under a millisecond.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse  # type: ignore[import-untyped]
+from sklearn.exceptions import ConvergenceWarning  # type: ignore[import-untyped]
+from sklearn.feature_extraction.text import HashingVectorizer  # type: ignore[import-untyped]
+from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+
+from opora.bot.embeddings import Embedder
+
+FORMAT = 1
+N_FEATURES = 2**20
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """Tuned on CLINC150 and BANKING77 validation data (bench/bot.py); see docs/adr/0019."""
+
+    c: float = 10.0
+    char_weight: float = 0.5  # relative to the unit-length embedding
+    ngram_min: int = 2
+    ngram_max: int = 4
+    max_iter: int = 300
+
+
+def _hasher(params: Params) -> HashingVectorizer:
+    # Stateless: the same text always hashes to the same columns, so only the columns seen in
+    # training (and their idf) have to be stored.
+    return HashingVectorizer(
+        analyzer="char_wb",
+        ngram_range=(params.ngram_min, params.ngram_max),
+        n_features=N_FEATURES,
+        alternate_sign=False,
+        norm=None,
+        lowercase=True,
+    )
+
+
+def _char_matrix(
+    texts: Sequence[str], params: Params, cols: NDArray[np.int64], idf: NDArray[np.float32]
+) -> sparse.csr_matrix:
+    counts = _hasher(params).transform(list(texts)).tocsc()[:, cols].tocsr()
+    counts.data = np.log1p(counts.data)
+    weighted = counts.multiply(idf).tocsr()
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1))).ravel()
+    norms[norms == 0] = 1.0
+    return sparse.csr_matrix(sparse.diags(1.0 / norms) @ weighted)
+
+
+@dataclass
+class IntentModel:
+    """A trained model: ``classes`` are intent keys; rows of ``coef`` follow them."""
+
+    classes: list[str]
+    coef: NDArray[np.float32]  # (n_classes, 512 + n_cols)
+    intercept: NDArray[np.float32]
+    cols: NDArray[np.int64]
+    idf: NDArray[np.float32]
+    params: Params
+    encoder: str
+
+    def features(self, texts: Sequence[str], embeddings: NDArray[np.float32]) -> sparse.csr_matrix:
+        chars = _char_matrix(texts, self.params, self.cols, self.idf) * self.params.char_weight
+        return sparse.hstack([sparse.csr_matrix(embeddings), chars]).tocsr()
+
+    def probabilities(self, texts: Sequence[str], embeddings: NDArray[np.float32]) -> NDArray[np.float64]:
+        logits = np.asarray(self.features(texts, embeddings) @ self.coef.T) + self.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        result: NDArray[np.float64] = exp / exp.sum(axis=1, keepdims=True)
+        return result
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        meta = {
+            "format": FORMAT,
+            "classes": self.classes,
+            "params": asdict(self.params),
+            "encoder": self.encoder,
+        }
+        np.savez_compressed(
+            buffer,
+            meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+            coef=self.coef,
+            intercept=self.intercept,
+            cols=self.cols,
+            idf=self.idf,
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> IntentModel:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
+            meta = json.loads(arrays["meta"].tobytes().decode())
+            if meta.get("format") != FORMAT:
+                raise ValueError(f"unknown model format {meta.get('format')!r}")
+            return cls(
+                classes=list(meta["classes"]),
+                coef=arrays["coef"],
+                intercept=arrays["intercept"],
+                cols=arrays["cols"],
+                idf=arrays["idf"],
+                params=Params(**meta["params"]),
+                encoder=str(meta["encoder"]),
+            )
+
+
+def train(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    embeddings: NDArray[np.float32],
+    *,
+    encoder: str,
+    params: Params | None = None,
+) -> IntentModel:
+    """Fit on in-scope examples only; out-of-scope is left to the abstention threshold."""
+    params = params or Params()
+    classes = sorted(set(labels))
+    if len(classes) < 2:
+        raise ValueError("an intent model needs at least two intents with examples")
+    counts = _hasher(params).transform(list(texts)).tocsc()
+    df = np.diff(counts.indptr)
+    cols = np.flatnonzero(df).astype(np.int64)
+    idf = (np.log((1 + len(texts)) / (1 + df[cols])) + 1.0).astype(np.float32)
+    model = IntentModel(
+        classes=classes,
+        coef=np.zeros((len(classes), embeddings.shape[1] + len(cols)), dtype=np.float32),
+        intercept=np.zeros(len(classes), dtype=np.float32),
+        cols=cols,
+        idf=idf,
+        params=params,
+        encoder=encoder,
+    )
+    x = model.features(texts, embeddings)
+    y = np.array([classes.index(label) for label in labels])
+    with warnings.catch_warnings():
+        # A few hundred lbfgs steps are enough for ranking; full convergence changes nothing measurable.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = LogisticRegression(C=params.c, max_iter=params.max_iter).fit(x, y)
+    coef = np.asarray(fitted.coef_, dtype=np.float32)
+    intercept = np.asarray(fitted.intercept_, dtype=np.float32)
+    if len(classes) == 2:
+        # Binary regression keeps one row; softmax over [0, w] gives the same sigmoid.
+        coef = np.vstack([np.zeros_like(coef), coef])
+        intercept = np.concatenate([np.zeros_like(intercept), intercept])
+    model.coef = coef
+    model.intercept = intercept
+    return model
+
+
+def encode_and_train(
+    texts: Sequence[str], labels: Sequence[str], embedder: Embedder, *, params: Params | None = None
+) -> IntentModel:
+    return train(texts, labels, embedder.encode(texts), encoder=embedder.name, params=params)

@@ -1,0 +1,305 @@
+"""Use cases of the bot: editing intents, training versions, classifying a message.
+
+The conversational flow in the channels builds on :func:`classify`: it returns a
+:class:`~opora.bot.engine.Prediction` and never raises for a language without a model (it then
+abstains with ``model_version=None``), so a channel can always fall back to a person.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+
+from opora.bot import engine
+from opora.bot import repository as repo
+from opora.bot.classifier import IntentModel
+from opora.bot.embeddings import Embedder, encode_async, shared_embedder
+from opora.bot.engine import Prediction
+from opora.bot.models import OUT_OF_SCOPE, BotExample, BotIntent, BotModel, BotSettings, ModelStatus
+from opora.bot.schemas import ExampleOut, IntentCreate, IntentOut, IntentUpdate
+from opora.bot.starter import OUT_OF_SCOPE as STARTER_OOS
+from opora.bot.starter import STARTER
+from opora.db import UnitOfWork
+from opora.jobs.service import enqueue
+from opora.kit.errors import Conflict, InvalidInput, NotFound
+from opora.kit.time import utcnow
+
+log = logging.getLogger(__name__)
+
+TRAIN_TASK = "bot.train"
+DEFAULT_MAX_WRONG_RATE = 0.02
+# Admins edit several phrases in a row; one retraining after the last edit is enough.
+RETRAIN_DELAY = timedelta(seconds=30)
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    model: IntentModel
+    threshold: float
+    oos_threshold: float
+
+
+# Model versions are immutable, so a loaded version never goes stale; the per-language lookup
+# of which version is active is one small query per classification.
+_models: dict[int, _Loaded] = {}
+_models_lock = threading.Lock()
+
+
+async def intent_out(uow: UnitOfWork, intents: Sequence[BotIntent]) -> list[IntentOut]:
+    examples = await repo.examples_of(uow.session, [i.id for i in intents])
+    return [
+        IntentOut(
+            id=i.id,
+            language=i.language,
+            key=i.key,
+            title=i.title,
+            reply=i.reply,
+            kb_article_id=i.kb_article_id,
+            handoff=i.handoff,
+            enabled=i.enabled,
+            examples=[ExampleOut.model_validate(e) for e in examples[i.id]],
+            updated_at=i.updated_at,
+        )
+        for i in intents
+    ]
+
+
+async def get_intent(uow: UnitOfWork, intent_id: int) -> BotIntent:
+    intent = await repo.get_intent(uow.session, intent_id)
+    if intent is None:
+        raise NotFound(f"Intent {intent_id} not found.")
+    return intent
+
+
+async def _check_article(uow: UnitOfWork, article_id: int | None) -> None:
+    if article_id is not None and not await repo.kb_article_exists(uow.session, article_id):
+        raise InvalidInput(f"Knowledge-base article {article_id} not found.", field="kb_article_id")
+
+
+def _unique(texts: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(t for t in texts if t))
+
+
+async def create_intent(uow: UnitOfWork, data: IntentCreate) -> BotIntent:
+    if await repo.intent_by_key(uow.session, data.language, data.key) is not None:
+        raise Conflict(f"Intent {data.key!r} already exists for {data.language}.", field="key")
+    await _check_article(uow, data.kb_article_id)
+    intent = BotIntent(
+        language=data.language,
+        key=data.key,
+        title=data.title,
+        reply=data.reply,
+        kb_article_id=data.kb_article_id,
+        handoff=data.handoff,
+        enabled=data.enabled,
+    )
+    uow.session.add(intent)
+    await uow.session.flush()
+    uow.session.add_all(BotExample(intent_id=intent.id, text=t) for t in _unique(data.examples))
+    await schedule_training(uow, data.language)
+    return intent
+
+
+async def update_intent(uow: UnitOfWork, intent_id: int, data: IntentUpdate) -> BotIntent:
+    intent = await get_intent(uow, intent_id)
+    changes = data.model_dump(exclude_unset=True)
+    for key in ("title", "reply", "handoff", "enabled"):
+        if key in changes and changes[key] is None:
+            raise InvalidInput(f"{key} cannot be null.", field=key)
+    if "kb_article_id" in changes:
+        await _check_article(uow, changes["kb_article_id"])
+    examples = changes.pop("examples", None)
+    for key, value in changes.items():
+        setattr(intent, key, value)
+    if examples is not None:
+        await repo.delete_examples(uow.session, intent.id)
+        uow.session.add_all(BotExample(intent_id=intent.id, text=t) for t in _unique(examples))
+    intent.updated_at = utcnow()
+    await uow.session.flush()
+    await schedule_training(uow, intent.language)
+    return intent
+
+
+async def delete_intent(uow: UnitOfWork, intent_id: int) -> None:
+    intent = await get_intent(uow, intent_id)
+    await uow.session.delete(intent)
+    await uow.session.flush()
+    await schedule_training(uow, intent.language)
+
+
+async def add_example(uow: UnitOfWork, intent_id: int, text: str) -> BotExample:
+    intent = await get_intent(uow, intent_id)
+    example = BotExample(intent_id=intent.id, text=text)
+    uow.session.add(example)
+    intent.updated_at = utcnow()
+    await uow.session.flush()
+    await schedule_training(uow, intent.language)
+    return example
+
+
+async def delete_example(uow: UnitOfWork, example_id: int) -> None:
+    example = await repo.get_example(uow.session, example_id)
+    if example is None:
+        raise NotFound(f"Example {example_id} not found.")
+    intent = await get_intent(uow, example.intent_id)
+    await uow.session.delete(example)
+    intent.updated_at = utcnow()
+    await uow.session.flush()
+    await schedule_training(uow, intent.language)
+
+
+async def load_starter(uow: UnitOfWork, language: str) -> list[BotIntent]:
+    """The starter intents of ``language`` plus its out-of-scope phrases, on an empty intent set."""
+    if await repo.list_intents(uow.session, language):
+        raise Conflict(f"The bot already has intents in {language}; edit them instead.", field="language")
+    created = [
+        BotIntent(language=language, key=s.key, title=s.title, reply=s.reply, handoff=s.handoff)
+        for s in STARTER[language]
+    ]
+    oos_title = "Не по теме" if language == "ru" else "Out of scope"
+    created.append(BotIntent(language=language, key=OUT_OF_SCOPE, title=oos_title, reply=""))
+    uow.session.add_all(created)
+    await uow.session.flush()
+    phrases = [s.examples for s in STARTER[language]] + [STARTER_OOS[language]]
+    uow.session.add_all(
+        BotExample(intent_id=intent.id, text=text)
+        for intent, texts in zip(created, phrases, strict=True)
+        for text in texts
+    )
+    await schedule_training(uow, language)
+    return created
+
+
+async def get_settings(uow: UnitOfWork, language: str) -> BotSettings:
+    found = await repo.get_settings(uow.session, language)
+    return found or BotSettings(language=language, max_wrong_rate=DEFAULT_MAX_WRONG_RATE)
+
+
+async def set_settings(uow: UnitOfWork, language: str, max_wrong_rate: float) -> BotSettings:
+    found = await repo.get_settings(uow.session, language)
+    if found is None:
+        found = BotSettings(language=language)
+        uow.session.add(found)
+    found.max_wrong_rate = max_wrong_rate
+    found.updated_at = utcnow()
+    await uow.session.flush()
+    await schedule_training(uow, language)
+    return found
+
+
+async def schedule_training(uow: UnitOfWork, language: str, *, delay: timedelta = RETRAIN_DELAY) -> bool:
+    """Queue one retraining of ``language``; edits while it waits join the same job."""
+    job = await enqueue(
+        uow, TRAIN_TASK, {"language": language}, unique_key=f"{TRAIN_TASK}:{language}", delay=delay
+    )
+    return job is not None
+
+
+async def train(uow: UnitOfWork, language: str, *, embedder: Embedder | None = None) -> BotModel:
+    """Train, calibrate and store a new version; it becomes active if training succeeds.
+
+    A failed training (too few examples) is stored as a failed version with the reason, and the
+    previous active version stays in use.
+    """
+    embedder = embedder or shared_embedder()
+    rows = await repo.training_rows(uow.session, language)
+    settings = await get_settings(uow, language)
+    in_scope = [(k, t) for k, t in rows if k != OUT_OF_SCOPE]
+    oos = [t for k, t in rows if k == OUT_OF_SCOPE]
+    version = BotModel(
+        language=language,
+        status=ModelStatus.TRAINING,
+        encoder=embedder.name,
+        max_wrong_rate=settings.max_wrong_rate,
+        examples=len(rows),
+        metrics={},
+    )
+    uow.session.add(version)
+    await uow.session.flush()
+    texts = [t for _, t in in_scope]
+    labels = [k for k, _ in in_scope]
+    try:
+        vectors = await encode_async(embedder, texts + oos)
+        fitted = await asyncio.to_thread(
+            engine.fit,
+            texts,
+            labels,
+            vectors[: len(texts)],
+            oos,
+            vectors[len(texts) :],
+            encoder=embedder.name,
+            max_wrong_rate=settings.max_wrong_rate,
+        )
+    except ValueError as exc:
+        version.status = ModelStatus.FAILED
+        version.error = str(exc)
+        version.trained_at = utcnow()
+        await uow.session.flush()
+        return version
+    version.weights = fitted.model.to_bytes()
+    version.threshold = fitted.threshold
+    version.metrics = {**fitted.metrics, "oos_threshold": fitted.oos_threshold}
+    version.status = ModelStatus.ACTIVE
+    version.trained_at = utcnow()
+    await uow.session.flush()
+    await repo.retire_active(uow.session, language, keep_id=version.id)
+    return version
+
+
+async def activate(uow: UnitOfWork, model_id: int) -> BotModel:
+    """Go back (or forward) to a stored version."""
+    version = await repo.get_model(uow.session, model_id)
+    if version is None:
+        raise NotFound(f"Model version {model_id} not found.")
+    if version.status not in (ModelStatus.READY, ModelStatus.ACTIVE) or version.weights is None:
+        raise InvalidInput(f"Model version {model_id} has no trained weights.", field="model_id")
+    version.status = ModelStatus.ACTIVE
+    await uow.session.flush()
+    await repo.retire_active(uow.session, version.language, keep_id=version.id)
+    return version
+
+
+async def _loaded(uow: UnitOfWork, model_id: int) -> _Loaded | None:
+    with _models_lock:
+        cached = _models.get(model_id)
+    if cached is not None:
+        return cached
+    row = await repo.get_model(uow.session, model_id)
+    if row is None or row.weights is None:
+        return None
+    threshold = row.threshold if row.threshold is not None else 1.01
+    oos = row.metrics.get("oos_threshold")
+    loaded = _Loaded(
+        IntentModel.from_bytes(row.weights),
+        threshold,
+        float(oos) if isinstance(oos, int | float) else threshold,
+    )
+    with _models_lock:
+        _models[model_id] = loaded
+    return loaded
+
+
+async def classify(
+    uow: UnitOfWork, text: str, language: str, *, embedder: Embedder | None = None
+) -> Prediction:
+    """Classify one customer message with the active version of ``language``."""
+    head = await repo.active_model_head(uow.session, language)
+    loaded = await _loaded(uow, head[0]) if head else None
+    if head is None or loaded is None:
+        return Prediction(intent=None, confidence=0.0, abstained=True, out_of_scope=False)
+    embedder = embedder or shared_embedder()
+    vectors = await encode_async(embedder, [text])
+    probabilities = loaded.model.probabilities([text], vectors)[0]
+    return engine.decide(
+        np.asarray(probabilities),
+        loaded.model.classes,
+        threshold=loaded.threshold,
+        oos_threshold=loaded.oos_threshold,
+        model_version=head[0],
+    )

@@ -1,0 +1,1 @@
+"""Canned responses: the agents' library of reply templates with variables."""

@@ -1,0 +1,166 @@
+"""All SQL of the chat widget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opora.agents.models import Agent, Presence, Team, TeamMember
+from opora.channels.models import Channel
+from opora.channels.webchat.models import WebchatVisitor
+from opora.tickets.models import Attachment, DeliveryStatus, Direction, Message, Ticket
+
+CHANNEL_TYPE = "webchat"
+
+
+async def active_channels(session: AsyncSession) -> Sequence[Channel]:
+    query = select(Channel).where(Channel.type == CHANNEL_TYPE, Channel.is_active.is_(True))
+    return (await session.scalars(query)).all()
+
+
+async def visitor_by_token(
+    session: AsyncSession, token_hash: str, *, lock: bool = False
+) -> WebchatVisitor | None:
+    query = select(WebchatVisitor).where(WebchatVisitor.token_hash == token_hash)
+    if lock:
+        query = query.with_for_update()
+    return (await session.scalars(query)).first()
+
+
+async def insert_visitor(session: AsyncSession, visitor: WebchatVisitor) -> WebchatVisitor:
+    session.add(visitor)
+    await session.flush()
+    return visitor
+
+
+def _own_messages(channel_id: int, key: str) -> Sequence[object]:
+    # A visitor's messages are the external ids "key:client_id": a range of the unique
+    # (channel_id, external_id) index (";" sorts right after ":").
+    return (
+        Message.channel_id == channel_id,
+        Message.external_id >= f"{key}:",
+        Message.external_id < f"{key};",
+    )
+
+
+async def visitor_ticket_ids(session: AsyncSession, channel_id: int, key: str) -> list[int]:
+    query = select(Message.ticket_id).where(*_own_messages(channel_id, key)).distinct()  # type: ignore[arg-type]
+    return sorted(set((await session.scalars(query)).all()))
+
+
+async def history(
+    session: AsyncSession, ticket_ids: Sequence[int], *, after_id: int, limit: int
+) -> list[Message]:
+    """The newest ``limit`` public messages after ``after_id``, oldest first."""
+    if not ticket_ids:
+        return []
+    query = (
+        select(Message)
+        .where(Message.ticket_id.in_(ticket_ids), Message.is_internal.is_(False), Message.id > after_id)
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    return list(reversed((await session.scalars(query)).all()))
+
+
+async def messages_by_id(session: AsyncSession, message_ids: Sequence[int]) -> list[Message]:
+    if not message_ids:
+        return []
+    query = select(Message).where(Message.id.in_(message_ids)).order_by(Message.id)
+    return list((await session.scalars(query)).all())
+
+
+async def agent_names(session: AsyncSession, agent_ids: Sequence[int]) -> dict[int, str]:
+    if not agent_ids:
+        return {}
+    rows = await session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(agent_ids)))
+    return {agent_id: name for agent_id, name in rows.all()}
+
+
+async def attachments_of(session: AsyncSession, message_ids: Sequence[int]) -> dict[int, list[Attachment]]:
+    result: dict[int, list[Attachment]] = {m: [] for m in message_ids}
+    if message_ids:
+        query = select(Attachment).where(Attachment.message_id.in_(message_ids)).order_by(Attachment.id)
+        for row in (await session.scalars(query)).all():
+            if row.message_id is not None:
+                result[row.message_id].append(row)
+    return result
+
+
+async def mark_read(
+    session: AsyncSession, ticket_ids: Sequence[int], up_to: int, *, lock: bool
+) -> list[tuple[int, int]]:
+    """Replies up to ``up_to`` that the visitor has now seen; (message id, ticket id) of each."""
+    if not ticket_ids:
+        return []
+    unread = (
+        select(Message.id, Message.ticket_id)
+        .where(
+            Message.ticket_id.in_(ticket_ids),
+            Message.direction == Direction.OUT,
+            Message.is_internal.is_(False),
+            Message.id <= up_to,
+            Message.delivery_status.in_(
+                [DeliveryStatus.QUEUED, DeliveryStatus.SENT, DeliveryStatus.DELIVERED]
+            ),
+        )
+        .order_by(Message.id)
+    )
+    if lock:
+        unread = unread.with_for_update()
+    rows = [(message_id, ticket_id) for message_id, ticket_id in (await session.execute(unread)).all()]
+    if rows:
+        await session.execute(
+            update(Message)
+            .where(Message.id.in_([m for m, _ in rows]))
+            .values(delivery_status=DeliveryStatus.READ)
+            .execution_options(synchronize_session=False)
+        )
+    return rows
+
+
+async def tickets(session: AsyncSession, ticket_ids: Sequence[int]) -> dict[int, Ticket]:
+    if not ticket_ids:
+        return {}
+    return {t.id: t for t in (await session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)))).all()}
+
+
+async def online_agents(session: AsyncSession, team_id: int | None) -> int:
+    query = (
+        select(func.count())
+        .select_from(Agent)
+        .where(Agent.is_active.is_(True), Agent.presence == Presence.ONLINE, Agent.role != "readonly")
+    )
+    if team_id is not None:
+        query = query.where(Agent.id.in_(select(TeamMember.agent_id).where(TeamMember.team_id == team_id)))
+    return int((await session.scalar(query)) or 0)
+
+
+async def team_calendar_id(session: AsyncSession, team_id: int) -> int | None:
+    return await session.scalar(select(Team.calendar_id).where(Team.id == team_id))
+
+
+async def attachment_with_message(
+    session: AsyncSession, attachment_id: int
+) -> tuple[Attachment, Message] | None:
+    row = (
+        await session.execute(
+            select(Attachment, Message)
+            .join(Message, Message.id == Attachment.message_id)
+            .where(Attachment.id == attachment_id)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def visitor_by_key(session: AsyncSession, key: str) -> WebchatVisitor | None:
+    return (await session.scalars(select(WebchatVisitor).where(WebchatVisitor.key == key))).first()
+
+
+async def visitors_wanting_human(session: AsyncSession, keys: Sequence[str]) -> dict[str, WebchatVisitor]:
+    if not keys:
+        return {}
+    query = select(WebchatVisitor).where(WebchatVisitor.key.in_(keys), WebchatVisitor.wants_human.is_(True))
+    return {v.key: v for v in (await session.scalars(query)).all()}

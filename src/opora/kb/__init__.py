@@ -1,0 +1,1 @@
+"""Knowledge base: articles and FAQ in categories and sections, versions, votes, and search."""

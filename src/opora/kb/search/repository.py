@@ -1,0 +1,237 @@
+"""All SQL of knowledge-base search: the two full-text backends, the vocabulary, synonyms, the log.
+
+SQLite: an FTS5 table ``kb_fts`` with ``kb_search_docs`` as its external content, kept in step by
+triggers. It is created on first use rather than by the migration because FTS5's shadow tables
+are invisible to the models, and the models-versus-migrations check would flag them; it is a
+derived index, rebuilt from ``kb_search_docs`` whenever it has to be created.
+PostgreSQL: ``kb_search_docs.tsv`` (title weight A, body B) under a GIN index.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, delete, func, literal_column, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+
+from opora.db import UnitOfWork
+from opora.kb.models import ArticleStatus, KbArticle, KbSearchDoc, KbSearchLog, KbSynonym, KbTerm
+from opora.tickets.models import Direction, Message
+
+FTS_TABLE = "kb_fts"
+_FTS_DDL = (
+    "CREATE VIRTUAL TABLE kb_fts USING fts5(title, body, content='kb_search_docs', "
+    "content_rowid='article_id', tokenize='unicode61 remove_diacritics 0', prefix='4 5')",
+    """CREATE TRIGGER kb_fts_ai AFTER INSERT ON kb_search_docs BEGIN
+        INSERT INTO kb_fts(rowid, title, body) VALUES (new.article_id, new.title, new.body);
+    END""",
+    """CREATE TRIGGER kb_fts_ad AFTER DELETE ON kb_search_docs BEGIN
+        INSERT INTO kb_fts(kb_fts, rowid, title, body)
+        VALUES ('delete', old.article_id, old.title, old.body);
+    END""",
+    """CREATE TRIGGER kb_fts_au AFTER UPDATE ON kb_search_docs BEGIN
+        INSERT INTO kb_fts(kb_fts, rowid, title, body)
+        VALUES ('delete', old.article_id, old.title, old.body);
+        INSERT INTO kb_fts(rowid, title, body) VALUES (new.article_id, new.title, new.body);
+    END""",
+    "INSERT INTO kb_fts(kb_fts) VALUES ('rebuild')",
+)
+# prefix='4 5': every word is matched by the first five letters of its stem (four for short ones).
+_READY: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+# Title matches weigh this much more than body matches (tuned on the benchmark's train split).
+TITLE_WEIGHT = 3.0
+_PG_WEIGHTS = "{0.1, 0.2, 0.3, 1.0}"
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which articles a search may return."""
+
+    language: str | None
+    statuses: tuple[str, ...] = (ArticleStatus.PUBLISHED,)
+    include_internal: bool = False
+
+
+async def ensure_index(uow: UnitOfWork) -> None:
+    if not uow.is_sqlite:
+        return
+    engine = uow.database.engine.sync_engine
+    if engine in _READY:
+        return
+    exists = await uow.session.scalar(
+        text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name"), {"name": FTS_TABLE}
+    )
+    if not exists:
+        for statement in _FTS_DDL:
+            await uow.session.execute(text(statement))
+    _READY.add(engine)
+
+
+async def save_doc(uow: UnitOfWork, article_id: int, *, title: str, body: str) -> None:
+    await ensure_index(uow)
+    values: dict[str, Any] = {"article_id": article_id, "title": title, "body": body}
+    if uow.is_sqlite:
+        stmt = sqlite_insert(KbSearchDoc).values(**values)
+        await uow.session.execute(
+            stmt.on_conflict_do_update(index_elements=["article_id"], set_={"title": title, "body": body})
+        )
+        return
+    # setweight() takes a "char", which a bound VARCHAR does not cast to implicitly.
+    tsv = func.setweight(func.to_tsvector("simple", title), literal_column("'A'")).op("||")(
+        func.setweight(func.to_tsvector("simple", body), literal_column("'B'"))
+    )
+    pg = pg_insert(KbSearchDoc).values(**values, tsv=tsv)
+    await uow.session.execute(
+        pg.on_conflict_do_update(
+            index_elements=["article_id"], set_={"title": title, "body": body, "tsv": pg.excluded.tsv}
+        )
+    )
+
+
+async def add_terms(uow: UnitOfWork, terms: Iterable[str]) -> None:
+    rows = [{"term": t, "head": t[0], "length": len(t)} for t in sorted(set(terms)) if 0 < len(t) <= 100]
+    if not rows:
+        return
+    insert = sqlite_insert if uow.is_sqlite else pg_insert
+    for start in range(0, len(rows), 500):
+        await uow.session.execute(insert(KbTerm).values(rows[start : start + 500]).on_conflict_do_nothing())
+
+
+async def known_terms(uow: UnitOfWork, terms: Iterable[str]) -> set[str]:
+    wanted = list(set(terms))
+    if not wanted:
+        return set()
+    return set((await uow.session.scalars(select(KbTerm.term).where(KbTerm.term.in_(wanted)))).all())
+
+
+async def terms_near(uow: UnitOfWork, word: str, spread: int) -> list[str]:
+    # Narrowed in SQL to stems that also share the second or the last letter: a typo of at most
+    # two edits rarely changes both, and it spares checking thousands of stems in Python.
+    query = select(KbTerm.term).where(
+        KbTerm.head == word[0],
+        KbTerm.length.between(len(word) - spread, len(word) + spread),
+        or_(
+            func.substr(KbTerm.term, 2, 1) == word[1:2],
+            func.substr(KbTerm.term, KbTerm.length, 1) == word[-1],
+        ),
+    )
+    return list((await uow.session.scalars(query.limit(5_000))).all())
+
+
+def _filters(scope: Scope) -> tuple[str, dict[str, Any]]:
+    params: dict[str, Any] = {}
+    names = []
+    for i, status in enumerate(scope.statuses):
+        params[f"status{i}"] = str(status)
+        names.append(f":status{i}")
+    where = [f"a.status IN ({', '.join(names)})"]
+    if not scope.include_internal:
+        where.append("a.internal = :internal")
+        params["internal"] = False
+    if scope.language:
+        where.append("a.language = :language")
+        params["language"] = scope.language
+    return " AND ".join(where), params
+
+
+async def search(uow: UnitOfWork, expression: str, scope: Scope, *, limit: int) -> list[tuple[int, float]]:
+    """(article id, score) best first; a higher score is better on both backends."""
+    where, params = _filters(scope)
+    params.update({"expression": expression, "limit": limit})
+    if uow.is_sqlite:
+        await ensure_index(uow)
+        # Only constants and bind-parameter names are formatted in; values travel as parameters.
+        sql = (
+            f"SELECT a.id, -bm25(kb_fts, {TITLE_WEIGHT}, 1.0) AS score FROM kb_fts "  # noqa: S608
+            "JOIN kb_articles a ON a.id = kb_fts.rowid "
+            f"WHERE kb_fts MATCH :expression AND {where} ORDER BY score DESC, a.id LIMIT :limit"
+        )
+    else:
+        sql = (
+            f"SELECT a.id, ts_rank('{_PG_WEIGHTS}', d.tsv, q, 1) AS score "  # noqa: S608
+            "FROM kb_search_docs d JOIN kb_articles a ON a.id = d.article_id, "
+            "to_tsquery('simple', :expression) q "
+            f"WHERE d.tsv @@ q AND {where} ORDER BY score DESC, a.id LIMIT :limit"
+        )
+    rows = (await uow.session.execute(text(sql), params)).all()
+    return [(int(row[0]), float(row[1])) for row in rows]
+
+
+async def articles_by_ids(uow: UnitOfWork, ids: Sequence[int]) -> dict[int, KbArticle]:
+    if not ids:
+        return {}
+    rows = (await uow.session.scalars(select(KbArticle).where(KbArticle.id.in_(list(ids))))).all()
+    return {row.id: row for row in rows}
+
+
+async def synonyms(uow: UnitOfWork) -> list[KbSynonym]:
+    return list((await uow.session.scalars(select(KbSynonym).order_by(KbSynonym.id))).all())
+
+
+async def synonym(uow: UnitOfWork, synonym_id: int) -> KbSynonym | None:
+    return await uow.session.get(KbSynonym, synonym_id)
+
+
+async def delete_synonym(uow: UnitOfWork, row: KbSynonym) -> None:
+    await uow.session.delete(row)
+    await uow.session.flush()
+
+
+async def log_search(uow: UnitOfWork, row: KbSearchLog) -> int:
+    uow.session.add(row)
+    await uow.session.flush()
+    return row.id
+
+
+async def record_click(uow: UnitOfWork, search_id: int, article_id: int) -> bool:
+    result = await uow.session.execute(
+        update(KbSearchLog).where(KbSearchLog.id == search_id).values(clicked_article_id=article_id)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def unanswered_searches(uow: UnitOfWork, *, since: datetime, limit: int) -> list[tuple[Any, ...]]:
+    """Searches grouped by normalised query: how often, how often without a result or a click."""
+    no_result = func.sum(case((KbSearchLog.result_count == 0, 1), else_=0))
+    no_click = func.sum(case((KbSearchLog.clicked_article_id.is_(None), 1), else_=0))
+    query = (
+        select(
+            KbSearchLog.normalized,
+            func.min(KbSearchLog.query),
+            func.count(),
+            no_result,
+            no_click,
+            func.max(KbSearchLog.created_at),
+        )
+        .where(KbSearchLog.created_at >= since, KbSearchLog.normalized != "")
+        .group_by(KbSearchLog.normalized)
+        .having(no_click > 0)
+        .order_by(no_click.desc(), func.count().desc(), KbSearchLog.normalized)
+        .limit(limit)
+    )
+    return [tuple(row) for row in (await uow.session.execute(query)).all()]
+
+
+async def purge_log(uow: UnitOfWork, *, before: datetime) -> int:
+    result = await uow.session.execute(delete(KbSearchLog).where(KbSearchLog.created_at < before))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def ticket_texts(uow: UnitOfWork, ticket_id: int, *, limit: int = 3) -> list[str]:
+    """The customer's latest messages on a ticket, newest first: what an article should answer."""
+    query = (
+        select(Message.text)
+        .where(
+            Message.ticket_id == ticket_id, Message.direction == Direction.IN, Message.is_internal.is_(False)
+        )
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    return list((await uow.session.scalars(query)).all())

@@ -1,0 +1,206 @@
+"""Search use cases: full-text search, suggestions, clicks, synonyms, and keeping the index.
+
+The portal, the widget and the agent UI call these functions; endpoints are thin wrappers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from opora.auth.permissions import Principal
+from opora.db import UnitOfWork
+from opora.kb.models import ArticleStatus, KbArticle, KbSearchLog, KbSynonym
+from opora.kb.search import highlight, query, repository, typos
+from opora.kb.search.repository import Scope
+from opora.kb.search.synonyms import compile_groups
+from opora.kit.errors import InvalidInput, NotFound
+from opora.kit.text import fold, from_translit, stem, stemmed_text, stems
+from opora.kit.time import utcnow
+from opora.tickets.service import visible_ticket
+
+MAX_LIMIT = 50
+# Typo correction is for short queries: in a long one the other words carry the meaning.
+TYPO_MAX_WORDS = 3
+SOURCES = ("portal", "widget", "agent", "bot", "api")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    article: KbArticle
+    score: float
+    title_html: str
+    snippet_html: str
+
+
+@dataclass(slots=True)
+class SearchResult:
+    query: str
+    hits: list[Hit] = field(default_factory=list)
+    # Set when the search was logged: the id to report a click on.
+    search_id: int | None = None
+    corrections: dict[str, list[str]] = field(default_factory=dict)
+
+
+def public_scope(language: str | None) -> Scope:
+    return Scope(language=language)
+
+
+def agent_scope(language: str | None, *, drafts: bool = False) -> Scope:
+    statuses = (ArticleStatus.PUBLISHED, ArticleStatus.DRAFT) if drafts else (ArticleStatus.PUBLISHED,)
+    return Scope(language=language, statuses=statuses, include_internal=True)
+
+
+async def index_article(uow: UnitOfWork, article: KbArticle) -> None:
+    """Writes the article's stemmed text to the full-text index and its stems to the vocabulary."""
+    title = stemmed_text([article.title])
+    body = stemmed_text([article.body_text, " ".join(article.tags)])
+    await repository.save_doc(uow, article.id, title=title, body=body)
+    await repository.add_terms(uow, (title + " " + body).split())
+
+
+async def _corrections(uow: UnitOfWork, parsed: query.ParsedQuery) -> dict[str, list[str]]:
+    singles = [c.alternatives[0][0] for c in parsed.clauses if not c.exact and not c.prefix]
+    candidates = [w for w in singles if len(w) >= 4 and not w.isdigit()]
+    if not candidates:
+        return {}
+    # A Latin word whose Cyrillic reading is indexed is Russian in Latin letters, not a typo.
+    readings = {w: stem(r) for w in candidates if (r := from_translit(w)) is not None}
+    known = await repository.known_terms(uow, [*candidates, *readings.values()])
+    fixes: dict[str, list[str]] = {}
+    for word in candidates:
+        if word in known or readings.get(word) in known:
+            continue
+        vocabulary = await repository.terms_near(uow, word, typos.max_distance(word))
+        found = typos.corrections(word, vocabulary)
+        if found:
+            fixes[word] = found
+    return fixes
+
+
+async def search(
+    uow: UnitOfWork,
+    text: str,
+    *,
+    scope: Scope,
+    limit: int = 10,
+    source: str = "portal",
+    log: bool = True,
+    prefix_last: bool = False,
+) -> SearchResult:
+    """Articles matching ``text`` best first, with highlighted titles and snippets.
+
+    Never fails on what was typed: an empty or all-punctuation query finds nothing, anything else
+    is reduced to stemmed words. ``log`` records the search for content gaps.
+    """
+    limit = max(1, min(limit, MAX_LIMIT))
+    groups = compile_groups(s.phrases for s in await repository.synonyms(uow))
+    parsed = query.parse(text, synonyms=groups, prefix_last=prefix_last)
+    result = SearchResult(query=text[:300])
+    if parsed.empty:
+        return result
+    if len(parsed.clauses) <= TYPO_MAX_WORDS:
+        result.corrections = await _corrections(uow, parsed)
+        parsed = query.with_corrections(parsed, result.corrections)
+    expression = query.fts5_expression(parsed) if uow.is_sqlite else query.tsquery_expression(parsed)
+    found = await repository.search(uow, expression, scope, limit=limit)
+    if not found and not result.corrections and len(parsed.clauses) > TYPO_MAX_WORDS:
+        result.corrections = await _corrections(uow, parsed)
+        if result.corrections:
+            parsed = query.with_corrections(parsed, result.corrections)
+            expression = query.fts5_expression(parsed) if uow.is_sqlite else query.tsquery_expression(parsed)
+            found = await repository.search(uow, expression, scope, limit=limit)
+    articles = await repository.articles_by_ids(uow, [article_id for article_id, _ in found])
+    marked, prefixes = parsed.stems(), parsed.prefixes()
+    for article_id, score in found:
+        article = articles[article_id]
+        result.hits.append(
+            Hit(
+                article=article,
+                score=score,
+                title_html=highlight.mark(article.title, marked, prefixes),
+                snippet_html=highlight.snippet(article.body_text, marked, prefixes),
+            )
+        )
+    if log:
+        result.search_id = await repository.log_search(
+            uow,
+            KbSearchLog(
+                query=fold(text)[:300],
+                normalized=parsed.normalized,
+                language=scope.language,
+                source=source if source in SOURCES else "api",
+                result_count=len(found),
+                created_at=utcnow(),
+            ),
+        )
+    return result
+
+
+async def suggest_for_widget(
+    uow: UnitOfWork, text: str, *, language: str | None, limit: int = 5
+) -> SearchResult:
+    """Published public articles while a visitor types: the last word counts as a prefix. Not
+    logged: half-typed words are not content gaps; the search the visitor submits is."""
+    return await search(
+        uow, text, scope=public_scope(language), limit=limit, source="widget", log=False, prefix_last=True
+    )
+
+
+async def suggest_for_ticket(
+    uow: UnitOfWork, principal: Principal, ticket_id: int, *, limit: int = 5
+) -> SearchResult:
+    """Published articles (internal ones too) answering a ticket: its subject and the customer's
+    latest messages are the query."""
+    ticket = await visible_ticket(uow, principal, ticket_id)
+    texts = [ticket.subject, *await repository.ticket_texts(uow, ticket_id)]
+    language = ticket.language if ticket.language in ("ru", "en") else None
+    text = "\n".join(t for t in texts if t)
+    return await search(uow, text, scope=agent_scope(language), limit=limit, source="agent", log=False)
+
+
+async def record_click(uow: UnitOfWork, search_id: int, article_id: int) -> None:
+    """The visitor opened a result: that search is not a content gap."""
+    found = await repository.articles_by_ids(uow, [article_id])
+    if article_id not in found or not found[article_id].public:
+        raise InvalidInput(f"Article {article_id} does not exist.", field="article_id")
+    if not await repository.record_click(uow, search_id, article_id):
+        raise NotFound(f"Search {search_id} does not exist.")
+
+
+def _clean_phrases(phrases: Sequence[str]) -> list[str]:
+    cleaned = list(dict.fromkeys(p.strip() for p in phrases if p.strip()))
+    if len({tuple(stems(p)) for p in cleaned if stems(p)}) < 2:
+        raise InvalidInput("A synonym group needs at least two different words or phrases.", field="phrases")
+    return cleaned
+
+
+async def list_synonyms(uow: UnitOfWork) -> list[KbSynonym]:
+    return await repository.synonyms(uow)
+
+
+async def create_synonym(uow: UnitOfWork, principal: Principal, phrases: Sequence[str]) -> KbSynonym:
+    now = utcnow()
+    row = KbSynonym(
+        phrases=_clean_phrases(phrases), created_by=principal.agent_id, created_at=now, updated_at=now
+    )
+    uow.session.add(row)
+    await uow.session.flush()
+    return row
+
+
+async def update_synonym(uow: UnitOfWork, synonym_id: int, phrases: Sequence[str]) -> KbSynonym:
+    row = await repository.synonym(uow, synonym_id)
+    if row is None:
+        raise NotFound(f"Synonym group {synonym_id} does not exist.")
+    row.phrases = _clean_phrases(phrases)
+    row.updated_at = utcnow()
+    await uow.session.flush()
+    return row
+
+
+async def delete_synonym(uow: UnitOfWork, synonym_id: int) -> None:
+    row = await repository.synonym(uow, synonym_id)
+    if row is None:
+        raise NotFound(f"Synonym group {synonym_id} does not exist.")
+    await repository.delete_synonym(uow, row)

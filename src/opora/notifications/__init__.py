@@ -1,0 +1,1 @@
+"""In-app notifications for agents: assignments, @mentions in notes, automation rules."""

@@ -1,0 +1,1 @@
+"""Server-rendered HTML: the agent workspace (ui/), later the customer portal and chat widget."""

@@ -1,0 +1,1 @@
+"""The agent workspace: inbox, ticket page, composer and admin screens, server-rendered."""

@@ -1,0 +1,74 @@
+"""Training on a tiny data set, predicting, abstaining, storing without pickle."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from opora.bot import engine
+from opora.bot.classifier import IntentModel
+from tests.bot.fakes import WordHashEmbedder
+
+DATA = {
+    "order_status": [
+        "where is my order",
+        "order status please",
+        "track my order",
+        "my order has not arrived yet",
+    ],
+    "refund": ["I want my money back", "refund please", "when will I get a refund", "return my money"],
+    "promo": [
+        "promo code does not work",
+        "discount code invalid",
+        "coupon not applied",
+        "my promo code fails",
+    ],
+}
+OOS = ["what is the weather", "tell me a joke", "who won the football game", "how to cook pasta"]
+
+
+def _fit(max_wrong_rate: float = 0.05) -> engine.Fitted:
+    texts = [t for ts in DATA.values() for t in ts]
+    labels = [k for k, ts in DATA.items() for _ in ts]
+    emb = WordHashEmbedder()
+    return engine.fit(
+        texts,
+        labels,
+        emb.encode(texts),
+        OOS,
+        emb.encode(OOS),
+        encoder=emb.name,
+        max_wrong_rate=max_wrong_rate,
+    )
+
+
+def test_trains_predicts_and_round_trips() -> None:
+    fitted = _fit()
+    emb = WordHashEmbedder()
+    texts = ["where is my order now", "refund my money please", "promo code does not work"]
+    probs = fitted.model.probabilities(texts, emb.encode(texts))
+    assert [fitted.model.classes[i] for i in probs.argmax(axis=1)] == ["order_status", "refund", "promo"]
+    restored = IntentModel.from_bytes(fitted.model.to_bytes())
+    assert np.allclose(restored.probabilities(texts, emb.encode(texts)), probs, atol=1e-5)
+    assert 0 <= fitted.metrics["answered"] <= 1 and fitted.metrics["wrong"] <= 0.05
+
+
+def test_out_of_scope_and_unsure_messages_are_not_answered() -> None:
+    fitted = _fit()
+    emb = WordHashEmbedder()
+    text = ["completely unrelated gibberish xyzzy"]
+    p = engine.decide(
+        fitted.model.probabilities(text, emb.encode(text))[0],
+        fitted.model.classes,
+        threshold=fitted.threshold,
+        oos_threshold=fitted.oos_threshold,
+    )
+    assert p.abstained and p.out_of_scope
+
+
+def test_decide_is_pure() -> None:
+    p = engine.decide(np.array([0.1, 0.85, 0.05]), ["a", "b", "c"], threshold=0.8, oos_threshold=0.3)
+    assert (p.intent, p.abstained, p.out_of_scope) == ("b", False, False)
+    q = engine.decide(np.array([0.4, 0.35, 0.25]), ["a", "b", "c"], threshold=0.8, oos_threshold=0.3)
+    assert (q.intent, q.abstained, q.out_of_scope) == ("a", True, False)
+    r = engine.decide(np.array([0.2, 0.25, 0.55]), ["a", "b", "c"], threshold=0.8, oos_threshold=0.6)
+    assert r.abstained and r.out_of_scope and r.alternatives[0][0] == "b"

@@ -1,0 +1,24 @@
+"""The desk as a real server process for the browser tests: ``python -m tests.browser.server PORT DB_URL
+REDIS_URL|- DATA_DIR``. Same settings as the test's own runtime, so both see the same database."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from opora.app import create_app
+from opora.runtime import build_runtime
+from tests.support.settings import settings_for
+
+
+def main() -> None:
+    port, database_url, redis_url, data_dir = sys.argv[1:5]
+    settings = settings_for(Path(data_dir), database_url, redis_url=None if redis_url == "-" else redis_url)
+    app = create_app(build_runtime(settings), run_worker=True)
+    uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
