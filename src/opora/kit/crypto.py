@@ -45,3 +45,15 @@ def sha256_hex(value: str) -> str:
 
 def constant_time_equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+def hmac_sha256_hex(secret: str, data: bytes) -> str:
+    return hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()
+
+
+def hmac_hex_matches(given_hex: str, secret: str, data: bytes) -> bool:
+    """Whether ``given_hex`` is the HMAC-SHA256 of ``data`` under ``secret``, in constant time.
+
+    Compared as bytes, so a header with characters outside ASCII is a mismatch, not an error.
+    """
+    return constant_time_equal(given_hex, hmac_sha256_hex(secret, data))

@@ -123,6 +123,13 @@ async def test_bad_signature_is_refused_and_nothing_is_stored(
     before = await snapshot(runtime)
     wrong = await post_generic(client, channel_id, fixture("generic_missed.json"), secret="not-the-secret")
     unsigned = await client.post(f"/api/v1/inbound/{channel_id}", content=fixture("generic_missed.json"))
+    # A header outside ASCII is a mismatch like any other, not a server error.
+    garbled = await client.post(
+        f"/api/v1/inbound/{channel_id}",
+        content=fixture("generic_missed.json"),
+        headers={"X-Opora-Signature": "sha256=caf\u00e9".encode("latin-1")},
+    )
+    assert garbled.status_code == 401
     assert wrong.status_code == 401
     assert wrong.json()["error"]["code"] == "invalid_signature"
     assert unsigned.status_code == 401

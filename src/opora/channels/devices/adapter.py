@@ -10,8 +10,6 @@ settings and the secret ``smtp_password``.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +24,7 @@ from opora.channels.base import (
 )
 from opora.channels.devices.rules import load_rules
 from opora.channels.email.adapter import EmailAdapter
+from opora.kit.crypto import constant_time_equal, hmac_hex_matches
 
 TYPE = "device"
 SIGNATURE_HEADER = "x-opora-signature"
@@ -46,14 +45,12 @@ def check_auth(config: ChannelConfig, request: WebhookRequest) -> None:
     """The channel's API key as a bearer token, or an HMAC-SHA256 of the body."""
     api_key = config.secrets.get("api_key")
     bearer = (request.header("authorization") or "").removeprefix("Bearer ").strip()
-    if isinstance(api_key, str) and api_key and bearer and hmac.compare_digest(bearer, api_key):
+    if isinstance(api_key, str) and api_key and bearer and constant_time_equal(bearer, api_key):
         return
     secret = config.secrets.get("hmac_secret")
     signature = (request.header(SIGNATURE_HEADER) or "").removeprefix("sha256=").strip().lower()
-    if isinstance(secret, str) and secret and signature:
-        expected = hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
-        if hmac.compare_digest(signature, expected):
-            return
+    if isinstance(secret, str) and secret and signature and hmac_hex_matches(signature, secret, request.body):
+        return
     raise InvalidSignature("A device event needs the channel's API key or a valid signature.")
 
 

@@ -34,6 +34,7 @@ from opora.channels.telephony.calls import (
     zadarma_signed_string,
 )
 from opora.customers.models import IdentityKind
+from opora.kit.crypto import constant_time_equal, hmac_hex_matches
 
 PROVIDERS = ("generic", "zadarma")
 SIGNATURE_HEADER = "x-opora-signature"
@@ -74,8 +75,7 @@ class TelephonyAdapter:
         given = (request.header(SIGNATURE_HEADER) or "").removeprefix("sha256=").strip()
         if not isinstance(secret, str) or not secret or not given:
             raise InvalidSignature("A signed call event is required (X-Opora-Signature).")
-        expected = hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(given.lower(), expected):
+        if not hmac_hex_matches(given.lower(), secret, request.body):
             raise InvalidSignature("The call event's signature does not match.")
 
     def _verify_zadarma(self, request: WebhookRequest) -> None:
@@ -87,7 +87,7 @@ class TelephonyAdapter:
         digest = hmac.new(secret.encode(), signed.encode(), hashlib.sha1).hexdigest()
         # Zadarma base64-encodes the hex digest (PHP's hash_hmac output), not the raw bytes.
         expected = base64.b64encode(digest.encode()).decode()
-        if not hmac.compare_digest(given.strip(), expected):
+        if not constant_time_equal(given.strip(), expected):
             raise InvalidSignature("The Zadarma signature does not match.")
 
     def handshake(self, request: WebhookRequest) -> WebhookReply | None:

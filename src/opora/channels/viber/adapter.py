@@ -7,8 +7,6 @@ stored. Pictures and files are kept as links (Viber serves them from its media U
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +27,7 @@ from opora.channels.base import (
 )
 from opora.channels.viber.config import ViberSettings, load
 from opora.customers.models import IdentityKind
+from opora.kit.crypto import hmac_hex_matches
 
 SIGNATURE_HEADER = "x-viber-content-signature"
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
@@ -63,8 +62,7 @@ class ViberAdapter:
         if self.settings is None:
             raise InvalidSignature("This Viber channel is not configured; its webhook is closed.")
         given = (request.header(SIGNATURE_HEADER) or "").strip().lower()
-        expected = hmac.new(self.settings.auth_token.encode(), request.body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(given.encode(), expected.encode()):
+        if not hmac_hex_matches(given, self.settings.auth_token, request.body):
             raise InvalidSignature("The X-Viber-Content-Signature header does not match the body.")
 
     def handshake(self, request: WebhookRequest) -> WebhookReply | None:

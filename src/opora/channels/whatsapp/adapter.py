@@ -7,7 +7,6 @@ message is stored (tasks.py). Delivery reports (``statuses``) come out of ``pars
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import mimetypes
@@ -31,6 +30,7 @@ from opora.channels.base import (
 from opora.channels.whatsapp import api
 from opora.channels.whatsapp.config import WhatsAppSettings, load
 from opora.customers.models import IdentityKind
+from opora.kit.crypto import hmac_hex_matches
 
 SIGNATURE_HEADER = "x-hub-signature-256"
 MEDIA_TYPES = ("image", "document", "audio", "video", "sticker")
@@ -66,10 +66,11 @@ class WhatsAppAdapter:
         if self.settings is None:
             raise InvalidSignature("This WhatsApp channel is not configured; its webhook is closed.")
         given = request.header(SIGNATURE_HEADER) or ""
-        expected = (
-            "sha256=" + hmac.new(self.settings.app_secret.encode(), request.body, hashlib.sha256).hexdigest()
-        )
-        if not hmac.compare_digest(given.encode(), expected.encode()):
+        prefix = "sha256="
+        if not (
+            given.startswith(prefix)
+            and hmac_hex_matches(given[len(prefix) :], self.settings.app_secret, request.body)
+        ):
             raise InvalidSignature("The X-Hub-Signature-256 header does not match the body.")
 
     def handshake(self, request: WebhookRequest) -> WebhookReply | None:
