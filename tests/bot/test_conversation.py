@@ -16,12 +16,15 @@ from opora.bot import conversation, service
 from opora.bot.engine import Prediction
 from opora.bot.models import BotConversation
 from opora.channels.models import Channel
+from opora.events import service as events
+from opora.events.service import Actor
 from opora.inbox import service as inbox
 from opora.jobs.models import Job
 from opora.routing import service as routing
 from opora.routing.decide import Policy
 from opora.routing.schemas import TeamRoutingUpdate
 from opora.runtime import Runtime
+from opora.tickets import repository as tickets_repo
 from opora.tickets.models import Message
 from tests.bot.support import (
     add_order,
@@ -231,3 +234,22 @@ async def test_telegram_buttons_go_out_as_an_inline_keyboard() -> None:
         ]
     }
     assert keyboard({}) is None
+
+
+async def test_talk_to_a_person_in_the_widget_hands_off_at_once(runtime: Runtime) -> None:
+    channel = await _desk(runtime)
+    await say(runtime, channel, "how much is delivery?")
+    found = await ticket(runtime)
+    async with runtime.db.uow() as uow:
+        # What the widget's "Talk to a person" button records (channels/webchat/service.py).
+        await tickets_repo.set_tags(uow.session, found.id, ["human_requested"])
+        await events.record(
+            uow,
+            ticket_id=found.id,
+            kind="tags_changed",
+            actor=Actor("customer", found.customer_id),
+            data={"tags": events.change([], ["human_requested"])},
+        )
+    state = await conv(runtime)
+    assert (state.status, state.end_reason) == ("handed_off", "handoff_intent")
+    assert (await timeline(runtime))[-2][2].startswith("I am passing your question to a person")

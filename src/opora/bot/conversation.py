@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 
 RESPOND_TASK = "bot.respond"
 BOT = Actor("bot")
+# The tag the widget's "Talk to a person" button puts on the conversation (channels/webchat).
+HUMAN_TAG = "human_requested"
 RESOLVED_EVENT = "bot_resolved"  # read by analytics (bot_resolution_rate)
 HANDOFF_EVENT = "bot_handoff"  # read by analytics (bot_handoff_rate) and routing
 
@@ -77,6 +79,15 @@ async def on_messages(uow: UnitOfWork, facts: Sequence[Fact]) -> None:
         and not f.data.get("internal")
     }
     session = uow.session
+    asked = {f.ticket_id for f in facts if f.kind == "tags_changed" and _newly_tagged(f, HUMAN_TAG)}
+    if asked:
+        # "Talk to a person" in the widget: the customer asked, so a person it is, at once.
+        for conv in (await repo.conversations(session, asked)).values():
+            ticket = await session.get(Ticket, conv.ticket_id)
+            if conv.status == ConversationStatus.ACTIVE and ticket is not None:
+                reply = await _handoff_reply(uow, ticket, conv.language)
+                await post(uow, ticket, reply.text)
+                await _end(uow, ticket, conv, Reason.HANDOFF_INTENT)
     if replied:
         # An agent who answers a ticket the bot holds takes it over.
         for conv in (await repo.conversations(session, replied)).values():
@@ -98,7 +109,11 @@ async def on_messages(uow: UnitOfWork, facts: Sequence[Fact]) -> None:
         )
     }
     known = await repo.conversations(session, tickets)
-    candidates = [t for t in tickets.values() if t.id not in known and t.id in created and _may_start(t)]
+    candidates = [
+        t
+        for t in tickets.values()
+        if t.id not in known and t.id in created and t.id not in asked and _may_start(t)
+    ]
     bots = await _channel_bots(uow, sorted({t.channel_id for t in candidates if t.channel_id}))
     models: dict[str, bool] = {}
     first = {m.ticket_id: m for m in reversed(messages)}
@@ -128,6 +143,11 @@ async def on_messages(uow: UnitOfWork, facts: Sequence[Fact]) -> None:
             await enqueue(
                 uow, RESPOND_TASK, {"message_id": message.id}, unique_key=f"{RESPOND_TASK}:{message.id}"
             )
+
+
+def _newly_tagged(fact: Fact, tag: str) -> bool:
+    tags = fact.data.get("tags") or {}
+    return tag in (tags.get("new") or []) and tag not in (tags.get("old") or [])
 
 
 def _language(ticket: Ticket, message: Message) -> str | None:
