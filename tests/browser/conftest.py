@@ -70,7 +70,8 @@ def server_url(
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    # Generous: on a loaded two-core machine importing the app alone can take half a minute.
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the server exited: {log_path.read_text()}")
@@ -81,7 +82,7 @@ def server_url(
             time.sleep(0.2)
     else:
         process.kill()
-        raise RuntimeError("the server did not start in 30 s")
+        raise RuntimeError("the server did not start in 90 s")
     try:
         yield url
     finally:

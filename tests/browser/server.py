@@ -9,12 +9,17 @@ from pathlib import Path
 import uvicorn
 
 from opora.app import create_app
+from opora.bot import service as bot_service
 from opora.runtime import build_runtime
+from tests.bot.fakes import WordHashEmbedder
 from tests.support.settings import settings_for
 
 
 def main() -> None:
     port, database_url, redis_url, data_dir = sys.argv[1:5]
+    # The bot's models in browser tests are trained with the hashing test encoder; the server
+    # must encode the same way (and not load the 150 MB sentence encoder).
+    bot_service.shared_embedder = WordHashEmbedder  # type: ignore[attr-defined,assignment]
     settings = settings_for(Path(data_dir), database_url, redis_url=None if redis_url == "-" else redis_url)
     app = create_app(build_runtime(settings), run_worker=True)
     uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning")

@@ -1,4 +1,5 @@
-"""/api/v1/bot: intents and example phrases (admins), model versions, settings, a classify probe."""
+"""/api/v1/bot: intents and example phrases (admins), model versions, settings, a classify probe,
+where the bot talks (per channel), and the bot's part of a ticket."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from opora.auth.deps import Admin, CurrentPrincipal, Uow
-from opora.bot import repository, service
+from opora.bot import channels, repository, service
 from opora.bot.schemas import (
+    ChannelBotIn,
+    ChannelBotOut,
     ClassifyIn,
+    ConversationOut,
     ExampleIn,
     ExampleOut,
     IntentCreate,
@@ -24,8 +28,10 @@ from opora.bot.schemas import (
     TrainIn,
     TrainOut,
 )
-from opora.kit.errors import InvalidInput
+from opora.channels import repository as channels_repo
+from opora.kit.errors import InvalidInput, NotFound
 from opora.kit.schema import Language
+from opora.tickets.service import visible_ticket
 
 router = APIRouter(prefix="/api/v1/bot", tags=["bot"])
 
@@ -125,3 +131,43 @@ async def classify(data: ClassifyIn, uow: Uow, _principal: CurrentPrincipal) -> 
         threshold=p.threshold,
         alternatives=list(p.alternatives),
     )
+
+
+def _channel_out(bot: channels.ChannelBot) -> ChannelBotOut:
+    return ChannelBotOut(
+        channel_id=bot.channel_id,
+        channel_type=bot.channel_type,
+        channel_name=bot.channel_name,
+        supported=bot.supported,
+        enabled=bot.enabled,
+        languages=list(bot.languages),
+        default=bot.default,
+    )
+
+
+@router.get("/channels")
+async def list_channel_bots(uow: Uow, _admin: Admin) -> list[ChannelBotOut]:
+    """Every channel with whether the bot talks there (stored, or the type's default)."""
+    rows = await channels_repo.list_channels(uow.session, limit=1000)
+    return [_channel_out(b) for b in await channels.for_channels(uow, rows)]
+
+
+@router.get("/channels/{channel_id}")
+async def get_channel_bot(channel_id: int, uow: Uow, _admin: Admin) -> ChannelBotOut:
+    return _channel_out(await channels.get(uow, channel_id))
+
+
+@router.put("/channels/{channel_id}")
+async def put_channel_bot(channel_id: int, data: ChannelBotIn, uow: Uow, _admin: Admin) -> ChannelBotOut:
+    """Turn the bot on or off on a channel (email and forms only when an admin says so)."""
+    return _channel_out(await channels.put(uow, channel_id, enabled=data.enabled, languages=data.languages))
+
+
+@router.get("/conversations/{ticket_id}")
+async def get_conversation(ticket_id: int, uow: Uow, principal: CurrentPrincipal) -> ConversationOut:
+    """The bot's part of a ticket: status, step, detected intent and confidence."""
+    await visible_ticket(uow, principal, ticket_id)
+    conv = await repository.conversation(uow.session, ticket_id, lock=False)
+    if conv is None:
+        raise NotFound(f"The bot did not talk on ticket {ticket_id}.")
+    return ConversationOut.model_validate(conv)

@@ -78,3 +78,50 @@ class BotSettings(Base):
     language: Mapped[str] = mapped_column(String(2), primary_key=True)
     max_wrong_rate: Mapped[float] = mapped_column(Float, default=0.02)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BotChannel(Base):
+    """Whether the bot talks on one channel, and in which languages.
+
+    No row means the default of the channel's type (:data:`opora.bot.channels.DEFAULT_ON`):
+    chats and messengers on, email and everything else off until an admin turns it on.
+    """
+
+    __tablename__ = "bot_channels"
+
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    languages: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConversationStatus(StrEnum):
+    ACTIVE = "active"  # the bot is in charge; routing leaves the ticket alone
+    HANDED_OFF = "handed_off"
+    RESOLVED = "resolved"
+
+
+class BotConversation(Base):
+    """The bot's part of one ticket: what it waits for and how it ended.
+
+    A ticket is in bot mode while its row is ``active``; routing and the auto-acknowledgement
+    skip such tickets until the hand-off.
+    """
+
+    __tablename__ = "bot_conversations"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"))
+    language: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(12), default=ConversationStatus.ACTIVE)
+    step: Mapped[str] = mapped_column(String(14), default="question")  # opora.bot.flow.Step
+    rephrased: Mapped[bool] = mapped_column(Boolean, default=False)
+    intent: Mapped[str | None] = mapped_column(String(60))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    # The last customer message handled: a job run twice answers once.
+    last_message_id: Mapped[int | None] = mapped_column(BigId)
+    end_reason: Mapped[str | None] = mapped_column(String(30))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,14 +1,23 @@
-"""All SQL of the bot: intents, examples, model versions and settings."""
+"""All SQL of the bot: intents, examples, model versions, settings, channels and conversations."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from opora.bot.models import BotExample, BotIntent, BotModel, BotSettings, ModelStatus
+from opora.bot.models import (
+    BotChannel,
+    BotConversation,
+    BotExample,
+    BotIntent,
+    BotModel,
+    BotSettings,
+    ConversationStatus,
+    ModelStatus,
+)
 from opora.kb.models import KbArticle
 
 
@@ -95,3 +104,58 @@ async def retire_active(session: AsyncSession, language: str, *, keep_id: int) -
 
 async def kb_article_exists(session: AsyncSession, article_id: int) -> bool:
     return await session.scalar(select(KbArticle.id).where(KbArticle.id == article_id)) is not None
+
+
+async def kb_article(session: AsyncSession, article_id: int) -> KbArticle | None:
+    return await session.get(KbArticle, article_id)
+
+
+# --- channels and conversations -------------------------------------------------------------
+
+
+async def channel_settings(session: AsyncSession, channel_ids: Collection[int]) -> dict[int, BotChannel]:
+    if not channel_ids:
+        return {}
+    rows = await session.scalars(select(BotChannel).where(BotChannel.channel_id.in_(sorted(channel_ids))))
+    return {r.channel_id: r for r in rows}
+
+
+async def get_channel_settings(session: AsyncSession, channel_id: int) -> BotChannel | None:
+    return await session.get(BotChannel, channel_id)
+
+
+async def conversations(session: AsyncSession, ticket_ids: Collection[int]) -> dict[int, BotConversation]:
+    if not ticket_ids:
+        return {}
+    rows = await session.scalars(
+        select(BotConversation).where(BotConversation.ticket_id.in_(sorted(ticket_ids)))
+    )
+    return {r.ticket_id: r for r in rows}
+
+
+async def conversation(session: AsyncSession, ticket_id: int, *, lock: bool) -> BotConversation | None:
+    return await session.get(BotConversation, ticket_id, with_for_update=lock or None, populate_existing=True)
+
+
+async def active_conversations(session: AsyncSession, ticket_ids: Collection[int]) -> set[int]:
+    """The tickets among ``ticket_ids`` that the bot is answering (bot mode)."""
+    if not ticket_ids:
+        return set()
+    rows = await session.scalars(
+        select(BotConversation.ticket_id).where(
+            BotConversation.ticket_id.in_(sorted(ticket_ids)),
+            BotConversation.status == ConversationStatus.ACTIVE,
+        )
+    )
+    return set(rows)
+
+
+def not_in_bot_mode(ticket_id: ColumnExpressionArgument[int]) -> ColumnElement[bool]:
+    """A condition for queries over tickets: the bot is not answering this one (routing)."""
+    return ~exists().where(
+        BotConversation.ticket_id == ticket_id, BotConversation.status == ConversationStatus.ACTIVE
+    )
+
+
+async def has_active_model(session: AsyncSession, language: str) -> bool:
+    return await active_model_head(session, language) is not None

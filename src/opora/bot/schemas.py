@@ -108,3 +108,31 @@ class PredictionOut(Output):
     model_version: int | None
     threshold: float | None
     alternatives: list[tuple[str, float]]
+
+
+class ChannelBotIn(Input):
+    enabled: bool
+    languages: list[Language] = Field(default_factory=lambda: ["ru", "en"], max_length=2)
+
+
+class ChannelBotOut(Output):
+    channel_id: int
+    channel_type: str
+    channel_name: str
+    supported: bool
+    enabled: bool
+    languages: list[str]
+    default: bool
+
+
+class ConversationOut(Output):
+    ticket_id: int
+    status: str
+    step: str
+    language: str
+    intent: str | None
+    confidence: float | None
+    model_version: int | None
+    end_reason: str | None
+    created_at: datetime
+    ended_at: datetime | None

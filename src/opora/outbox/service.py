@@ -82,6 +82,9 @@ async def prepare(runtime: Runtime, message_id: int) -> Prepared | DeliveryResul
                 # Auto-acknowledgements and other machine replies: the email channel marks them
                 # Auto-Submitted so that the customer's autoresponder does not answer back.
                 "automatic": bool((message.metadata_ or {}).get("automatic")),
+                # The bot's "did this help?" buttons: [[label, payload], ...]; channels without
+                # buttons ignore them (the text asks for a written answer there).
+                "quick_replies": list((message.metadata_ or {}).get("quick_replies") or []),
             },
         )
         return Prepared(channel=channel, outbound=outbound)

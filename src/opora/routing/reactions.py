@@ -9,7 +9,8 @@ from opora.db import UnitOfWork
 from opora.events.reactions import Fact, reactor
 from opora.routing import service
 
-KINDS = ("ticket_created", "team_changed", "status_changed", "assigned")
+# "bot_handoff": a ticket the bot was answering joins its team queue.
+KINDS = ("ticket_created", "team_changed", "status_changed", "assigned", "bot_handoff")
 
 
 @reactor(*KINDS, order=20, name="routing.assign")

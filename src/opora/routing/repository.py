@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opora.agents.models import Agent, Role, TeamMember
+from opora.bot import repository as bot_repo
 from opora.customers.models import Customer
 from opora.events.models import TicketEvent
 from opora.routing.models import AgentRouting, PresenceChange, TeamRouting
@@ -133,6 +134,8 @@ async def queued_tickets(
             Ticket.assignee_id.is_(None),
             Ticket.status.in_(QUEUE_STATUSES),
             Ticket.merged_into_id.is_(None),
+            # The bot answers first; the ticket joins the queue when it hands off.
+            bot_repo.not_in_bot_mode(Ticket.id),
         )
         .order_by(Ticket.created_at, Ticket.id)
         .limit(limit)

@@ -10,11 +10,15 @@ rules), so two robots cannot answer each other.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from opora.bot import repository as bot_repo
 from opora.db import UnitOfWork
 from opora.events import service as events
 from opora.events.service import SYSTEM
@@ -23,7 +27,7 @@ from opora.kit.placeholders import render
 from opora.sla import clock, service
 from opora.sla import repository as repo
 from opora.sla.calendar import CALENDAR_24_7, BusinessCalendar
-from opora.sla.models import Metric
+from opora.sla.models import Metric, SlaSettings
 from opora.tickets.models import AuthorType, DeliveryStatus, Direction, Message
 from opora.tickets.service import DELIVER_TASK
 
@@ -113,27 +117,19 @@ def enabled_for(channel: tuple[bool, dict[str, Any]] | None, desk_enabled: bool)
     return flag if isinstance(flag, bool) else desk_enabled
 
 
-async def acknowledge(uow: UnitOfWork, ticket_ids: Sequence[int], *, now: datetime) -> list[int]:
-    """Queue an acknowledgement on every eligible new ticket; returns the messages queued."""
-    if not ticket_ids:
-        return []
-    session = uow.session
-    settings = await repo.get_settings(session)
-    rows = {
-        tid: r
-        for tid, r in (await repo.ticket_rows(session, ticket_ids)).items()
-        if r.channel_id is not None and r.merged_into_id is None
-    }
-    channels = await repo.channel_settings(
-        session, sorted({r.channel_id for r in rows.values() if r.channel_id})
-    )
-    desk_enabled = bool(settings and settings.autoack_enabled)
-    rows = {tid: r for tid, r in rows.items() if enabled_for(channels.get(r.channel_id or 0), desk_enabled)}
-    if not rows:
-        return []
-    first = await repo.first_inbound_metadata(session, list(rows))
-    done = await repo.tickets_with_automatic_reply(session, list(rows))
-    rows = {tid: r for tid, r in rows.items() if tid in first and may_answer(first[tid]) and tid not in done}
+@dataclass(frozen=True, slots=True)
+class Promise:
+    """When the desk promises a first answer on a ticket, in the customer's words."""
+
+    phrase: str
+    due: datetime
+    out_of_hours: bool
+    language: str
+
+
+async def _promises(
+    session: AsyncSession, settings: SlaSettings | None, rows: Mapping[int, Any], now: datetime
+) -> dict[int, Promise]:
     clocks = {
         c.ticket_id: c
         for c in await repo.clocks_for(session, list(rows))
@@ -144,11 +140,7 @@ async def acknowledge(uow: UnitOfWork, ticket_ids: Sequence[int], *, now: dateti
         {default_id} if default_id else set()
     )
     calendars = await service.load_calendars(session, sorted(wanted))
-    stored = settings or repo.new_settings()
-    acks = service.templates(stored.autoack_templates or {}, service.DEFAULT_AUTOACK)
-    closed = service.templates(stored.out_of_hours_templates or {}, service.DEFAULT_OUT_OF_HOURS)
-
-    messages: list[tuple[Message, Any]] = []
+    found: dict[int, Promise] = {}
     for tid, row in rows.items():
         sla = clocks.get(tid)
         if sla is None:
@@ -163,6 +155,53 @@ async def acknowledge(uow: UnitOfWork, ticket_ids: Sequence[int], *, now: dateti
         out_of_hours = hours is not CALENDAR_24_7 and not hours.is_open(now)
         language = language_of(row.language, row.customer_language)
         phrase = expected_reply(now, due, hours.timezone, language, out_of_hours=out_of_hours)
+        found[tid] = Promise(phrase, due, out_of_hours, language)
+    return found
+
+
+async def expected_replies(uow: UnitOfWork, ticket_ids: Sequence[int], *, now: datetime) -> dict[int, str]:
+    """The first-response promise of each ticket that has a running target ("within 2 hours"),
+    as the auto-acknowledgement would phrase it; the bot's hand-off uses the same words."""
+    if not ticket_ids:
+        return {}
+    session = uow.session
+    settings = await repo.get_settings(session)
+    rows = await repo.ticket_rows(session, ticket_ids)
+    return {tid: p.phrase for tid, p in (await _promises(session, settings, rows, now)).items()}
+
+
+async def acknowledge(uow: UnitOfWork, ticket_ids: Sequence[int], *, now: datetime) -> list[int]:
+    """Queue an acknowledgement on every eligible new ticket; returns the messages queued."""
+    if not ticket_ids:
+        return []
+    session = uow.session
+    settings = await repo.get_settings(session)
+    # A ticket the bot is answering gets the promise from the bot, if it hands off.
+    with_bot = await bot_repo.active_conversations(session, ticket_ids)
+    rows = {
+        tid: r
+        for tid, r in (await repo.ticket_rows(session, ticket_ids)).items()
+        if r.channel_id is not None and r.merged_into_id is None and tid not in with_bot
+    }
+    channels = await repo.channel_settings(
+        session, sorted({r.channel_id for r in rows.values() if r.channel_id})
+    )
+    desk_enabled = bool(settings and settings.autoack_enabled)
+    rows = {tid: r for tid, r in rows.items() if enabled_for(channels.get(r.channel_id or 0), desk_enabled)}
+    if not rows:
+        return []
+    first = await repo.first_inbound_metadata(session, list(rows))
+    done = await repo.tickets_with_automatic_reply(session, list(rows))
+    rows = {tid: r for tid, r in rows.items() if tid in first and may_answer(first[tid]) and tid not in done}
+    promises = await _promises(session, settings, rows, now)
+    stored = settings or repo.new_settings()
+    acks = service.templates(stored.autoack_templates or {}, service.DEFAULT_AUTOACK)
+    closed = service.templates(stored.out_of_hours_templates or {}, service.DEFAULT_OUT_OF_HOURS)
+
+    messages: list[tuple[Message, Any]] = []
+    for tid, promise in promises.items():
+        row = rows[tid]
+        out_of_hours, due, language = promise.out_of_hours, promise.due, promise.language
         name = (row.customer_name or "").strip()
         text = render(
             (closed if out_of_hours else acks)[language],
@@ -172,7 +211,7 @@ async def acknowledge(uow: UnitOfWork, ticket_ids: Sequence[int], *, now: dateti
                 "ticket.number": str(tid),
                 "ticket.subject": row.subject,
                 "ticket.status": row.status,
-                "sla.expected_reply": phrase,
+                "sla.expected_reply": promise.phrase,
             },
         )
         message = Message(

@@ -218,6 +218,14 @@ async def _set_status(uow: UnitOfWork, ticket: Ticket, status: Status, actor: Ac
     await _event(uow, ticket, "status_changed", actor, {"status": change(old, status)})
 
 
+async def change_status(uow: UnitOfWork, ticket: Ticket, status: Status, actor: Actor) -> None:
+    """Move ``ticket`` to ``status`` by the lifecycle's rules, for use cases outside this module
+    (the bot solving a ticket it resolved); the caller checked that ``actor`` may."""
+    now = utcnow()
+    await _set_status(uow, ticket, lifecycle.transition(Status(ticket.status), status), actor, now)
+    ticket.updated_at = now
+
+
 async def update_ticket(uow: UnitOfWork, principal: Principal, ticket_id: int, data: TicketUpdate) -> Ticket:
     ticket = await visible_ticket(uow, principal, ticket_id, write=True)
     changes = data.model_dump(exclude_unset=True)

@@ -23,7 +23,7 @@ async def test_set_webhook_sends_the_inbound_url_and_the_secret(runtime: Runtime
     assert call.params == {
         "url": url,
         "secret_token": SECRET,
-        "allowed_updates": ["message", "edited_message"],
+        "allowed_updates": ["message", "edited_message", "callback_query"],
     }
     assert fake.calls_of("deleteWebhook")[0].params == {"drop_pending_updates": False}
     assert info["pending_update_count"] == 0

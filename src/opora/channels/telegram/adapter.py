@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from opora.channels.base import (
     ChannelConfig,
@@ -74,7 +76,9 @@ class TelegramAdapter:
             return DeliveryResult.failed(f"{chat_id!r} is not a Telegram chat", retriable=False)
         async with BotApi(self.settings) as api:
             try:
-                first = await _send_parts(api, int(chat_id), message.text, message.attachments)
+                first = await _send_parts(
+                    api, int(chat_id), message.text, message.attachments, keyboard(message.metadata)
+                )
             except TelegramError as exc:
                 return DeliveryResult.failed(
                     _explain(exc),
@@ -84,8 +88,22 @@ class TelegramAdapter:
         return DeliveryResult.sent(message_key(chat_id, first))
 
 
+def keyboard(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Quick replies ([[label, payload], ...]) as one row of inline buttons; a press comes back
+    as a callback_query update (see parse.py)."""
+    buttons = [
+        {"text": str(label)[:64], "callback_data": str(payload)[:64]}
+        for label, payload in (metadata.get("quick_replies") or [])
+    ]
+    return {"inline_keyboard": [buttons]} if buttons else None
+
+
 async def _send_parts(
-    api: BotApi, chat_id: int, text: str, attachments: tuple[OutboundAttachment, ...]
+    api: BotApi,
+    chat_id: int,
+    text: str,
+    attachments: tuple[OutboundAttachment, ...],
+    markup: dict[str, Any] | None = None,
 ) -> int:
     """Send the reply; the Telegram message id of its first part.
 
@@ -97,12 +115,16 @@ async def _send_parts(
     text = text.strip()
     caption = text if attachments and len(text) <= CAPTION_LIMIT else ""
     if text and not caption:
-        for chunk in split_text(text, TEXT_LIMIT):
-            ids.append(await _call(api, "sendMessage", {"chat_id": chat_id, "text": chunk}))
+        chunks = split_text(text, TEXT_LIMIT)
+        for index, chunk in enumerate(chunks):
+            params: dict[str, object] = {"chat_id": chat_id, "text": chunk}
+            if markup and index == len(chunks) - 1 and not attachments:
+                params["reply_markup"] = markup  # the buttons go under the last part
+            ids.append(await _call(api, "sendMessage", params))
     for index, item in enumerate(attachments):
         photo = item.content_type.lower() in PHOTO_TYPES and len(item.data) <= PHOTO_MAX_BYTES
         field = "photo" if photo else "document"
-        params: dict[str, object] = {"chat_id": str(chat_id)}
+        params = {"chat_id": str(chat_id)}
         if index == 0 and caption:
             params["caption"] = caption
         files = {field: (item.filename or "file", item.data, item.content_type or "application/octet-stream")}

@@ -162,7 +162,8 @@ class BotApi:
 
 
 # What Opora reads; everything else (polls, reactions, chat member changes) is not asked for.
-ALLOWED_UPDATES = ["message", "edited_message"]
+# callback_query: presses on the bot's inline buttons ("did this help?").
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
 
 def _result(response: httpx.Response) -> Any:

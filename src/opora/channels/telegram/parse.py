@@ -58,6 +58,8 @@ def parse_update(payload: bytes) -> list[InboundMessage]:
         message = _message(data["message"], number, edited=False)
     elif isinstance(data.get("edited_message"), dict):
         message = _message(data["edited_message"], number, edited=True)
+    elif isinstance(data.get("callback_query"), dict):
+        message = _button(data["callback_query"], number)
     else:
         # Other update kinds (a user blocking the bot, channel posts, …) open no conversation.
         return []
@@ -126,6 +128,68 @@ def _message(msg: dict[str, Any], number: int, *, edited: bool) -> InboundMessag
         reply_to=reply_to,
         subject=_subject(text) or None,
         sent_at=datetime.fromtimestamp(stamp, UTC) if isinstance(stamp, int) else None,
+        metadata=metadata,
+    )
+
+
+def _button(query: dict[str, Any], number: int) -> InboundMessage | None:
+    """A press on an inline button under one of our messages (the bot's "did this help?").
+
+    It becomes a customer message whose text is the button's label, threaded to the message
+    that carried the button, with the button's data as ``quick_reply`` for the bot.
+    """
+    sender = query.get("from")
+    msg = query.get("message")
+    data = query.get("data")
+    if (
+        not isinstance(query.get("id"), str)
+        or not isinstance(sender, dict)
+        or not isinstance(sender.get("id"), int)
+    ):
+        raise UnparseablePayload("a callback query without an id or a sender")
+    if sender.get("is_bot") or not isinstance(data, str) or not isinstance(msg, dict):
+        return None
+    chat = msg.get("chat")
+    if not isinstance(chat, dict) or chat.get("type") != "private" or not isinstance(chat.get("id"), int):
+        return None
+    if not isinstance(msg.get("message_id"), int):
+        return None
+    label = data
+    markup = msg.get("reply_markup")
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    for row in rows if isinstance(rows, list) else []:
+        for button in row if isinstance(row, list) else []:
+            if (
+                isinstance(button, dict)
+                and button.get("callback_data") == data
+                and isinstance(button.get("text"), str)
+            ):
+                label = button["text"]
+    telegram = {
+        "update_id": number,
+        "chat_id": chat["id"],
+        "user_id": sender["id"],
+        "callback_query_id": query["id"],
+        "username": _str(sender.get("username")),
+        "first_name": _str(sender.get("first_name")),
+        "last_name": _str(sender.get("last_name")),
+        "language_code": _str(sender.get("language_code")),
+    }
+    metadata: dict[str, Any] = {
+        "continues_conversation": True,
+        "quick_reply": data[:64],
+        "telegram": {k: v for k, v in telegram.items() if v is not None},
+    }
+    language = _language(sender.get("language_code"))
+    if language:
+        metadata["language"] = language
+    return InboundMessage(
+        external_id=f"callback:{query['id']}",
+        sender_kind=IdentityKind.TELEGRAM,
+        sender_value=str(sender["id"]),
+        sender_name=_name(sender),
+        text=label,
+        reply_to=message_key(chat["id"], msg["message_id"]),
         metadata=metadata,
     )
 

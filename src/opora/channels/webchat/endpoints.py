@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, File, Form, Request, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
@@ -102,6 +102,27 @@ async def upload(
         message = _parse(MessageIn, {"client_id": client_id, "text": text})
         ack = await service.post_message(uow, found, visitor, message, [checked])
         return JSONResponse(ack.model_dump(mode="json"), headers=CORS)
+
+    return await _guard(work)
+
+
+@router.get("/suggest")
+async def suggest(
+    request: Request,
+    uow: Uow,
+    runtime: RuntimeDep,
+    channel: Annotated[str, Query(max_length=64)],
+    q: Annotated[str, Query(max_length=200)] = "",
+    language: Annotated[str | None, Query(pattern=r"^(ru|en)$")] = None,
+) -> Response:
+    """Knowledge-base articles for what the visitor is typing, as links (nothing is logged)."""
+
+    async def work() -> Response:
+        found = await service.channel_by_key(uow, channel)
+        if not service.origin_allowed(found, request.headers.get("origin")):
+            raise Forbidden("This page's origin may not use this chat channel.")
+        out = await service.suggestions(uow, runtime, q, language)
+        return JSONResponse(out.model_dump(mode="json"), headers=CORS)
 
     return await _guard(work)
 

@@ -48,6 +48,17 @@ class WidgetMessage(Output):
     agent_name: str | None = None
     agent_initials: str | None = None
     files: list[FileOut] = Field(default_factory=list)
+    # The bot's quick replies ([label, payload]); a click sends the label as the visitor's text.
+    buttons: list[list[str]] = Field(default_factory=list)
+
+
+class SuggestionOut(Output):
+    title: str
+    url: str
+
+
+class SuggestionsOut(Output):
+    articles: list[SuggestionOut]
 
 
 class SessionOut(Output):

@@ -25,7 +25,16 @@ from opora.channels.webchat.adapter import (
     external_id,
 )
 from opora.channels.webchat.models import WebchatVisitor
-from opora.channels.webchat.schemas import Ack, FileOut, MessageIn, SessionIn, SessionOut, WidgetMessage
+from opora.channels.webchat.schemas import (
+    Ack,
+    FileOut,
+    MessageIn,
+    SessionIn,
+    SessionOut,
+    SuggestionOut,
+    SuggestionsOut,
+    WidgetMessage,
+)
 from opora.customers import identity as ident
 from opora.customers import repository as customers_repo
 from opora.customers import service as customers_service
@@ -34,6 +43,8 @@ from opora.events import service as events
 from opora.events.service import Actor
 from opora.inbox import service as inbox_service
 from opora.inbox.batch import Ingested
+from opora.kb.links import article_url
+from opora.kb.search import service as kb_search
 from opora.kit.crypto import new_token, sha256_hex
 from opora.kit.errors import InvalidInput, NotFound, PayloadTooLarge, Unauthenticated
 from opora.kit.time import utcnow
@@ -47,6 +58,9 @@ from opora.tickets.models import Attachment, Message
 TOPIC = "webchat"
 HISTORY_LIMIT = 200
 HUMAN_TAG = "human_requested"
+# Article suggestions while the visitor types: from the third character, a few at a time.
+SUGGEST_MIN_CHARS = 3
+SUGGEST_LIMIT = 3
 LANGUAGES = ("ru", "en")
 _AUTHORS = {"customer": "visitor", "agent": "agent", "bot": "bot", "system": "system"}
 # First bytes of the picture types we accept: a declared type must match the content.
@@ -287,6 +301,30 @@ def widget_message(message: Message, names: dict[int, str], files: Sequence[Atta
             FileOut(id=a.id, name=a.filename, type=a.content_type, size=a.size, url=file_url(a))
             for a in files
         ],
+        buttons=_buttons(message),
+    )
+
+
+def _buttons(message: Message) -> list[list[str]]:
+    if message.author_type != "bot":
+        return []
+    raw = (message.metadata_ or {}).get("quick_replies") or []
+    return [[str(label), str(payload)] for label, payload in raw]
+
+
+async def suggestions(uow: UnitOfWork, runtime: Runtime, text: str, language: str | None) -> SuggestionsOut:
+    """Published public articles for what the visitor is typing, as links to the portal."""
+    if len(text.strip()) < SUGGEST_MIN_CHARS:
+        return SuggestionsOut(articles=[])
+    found = await kb_search.suggest_for_widget(uow, text, language=language, limit=SUGGEST_LIMIT)
+    return SuggestionsOut(
+        articles=[
+            SuggestionOut(
+                title=h.article.title,
+                url=article_url(runtime.settings.public_url, h.article.language, h.article.slug),
+            )
+            for h in found.hits
+        ]
     )
 
 

@@ -17,6 +17,8 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from opora.auth.deps import RuntimeDep, Uow
+from opora.bot import channels as bot_channels
+from opora.bot.channels import ChannelBot
 from opora.channels import registry
 from opora.channels import service as channels_service
 from opora.channels.registry import UnknownChannelType
@@ -120,6 +122,8 @@ async def _form_page(
     errors: Errors,
     done: str = "",
     status_code: int = 200,
+    bot: ChannelBot | None = None,
+    bot_errors: Errors | None = None,
 ) -> Response:
     declared_settings, declared_secrets = declared(form.type)
     present = {key for key, _value in form.settings}
@@ -137,6 +141,8 @@ async def _form_page(
         secrets_error=secrets_error,
         errors=errors,
         done=done,
+        bot=bot,
+        bot_errors=bot_errors or {},
     )
     return render(request, "ui/admin/channel_form.html", context, status_code=status_code)
 
@@ -197,7 +203,8 @@ async def channel_edit(
         name=channel.name,
         settings=[(key, shown_value(value)) for key, value in channel.settings.items()],
     )
-    return await _edit_page(request, viewer, form, channel, errors={}, done=done)
+    bot = await bot_channels.get(uow, channel_id)
+    return await _edit_page(request, viewer, form, channel, errors={}, done=done, bot=bot)
 
 
 async def _edit_page(
@@ -209,6 +216,8 @@ async def _edit_page(
     errors: Errors,
     done: str = "",
     status_code: int = 200,
+    bot: ChannelBot | None = None,
+    bot_errors: Errors | None = None,
 ) -> Response:
     return await _form_page(
         request,
@@ -220,6 +229,8 @@ async def _edit_page(
         errors=errors,
         done=done,
         status_code=status_code,
+        bot=bot,
+        bot_errors=bot_errors,
     )
 
 
@@ -251,7 +262,10 @@ async def channel_update(
     if errors:
         await recover(uow, viewer)
         channel = channels_service.channel_out(runtime, await channels_service.get_channel(uow, channel_id))
-        return await _edit_page(request, viewer, form, channel, errors=errors, status_code=status_code)
+        bot = await bot_channels.get(uow, channel_id)
+        return await _edit_page(
+            request, viewer, form, channel, errors=errors, status_code=status_code, bot=bot
+        )
     return RedirectResponse(f"/admin/channels/{channel_id}?done=saved", status_code=303)
 
 
@@ -265,3 +279,40 @@ async def channel_deactivate(channel_id: int, uow: Uow, viewer: AdminViewer) -> 
 async def channel_activate(channel_id: int, uow: Uow, runtime: RuntimeDep, viewer: AdminViewer) -> Response:
     await channels_service.update_channel(uow, runtime, channel_id, ChannelUpdate(is_active=True))
     return RedirectResponse(f"/admin/channels/{channel_id}?done=activated", status_code=303)
+
+
+@router.post("/admin/channels/{channel_id}/bot")
+async def channel_bot(
+    request: Request, channel_id: int, uow: Uow, runtime: RuntimeDep, viewer: AdminViewer
+) -> Response:
+    """The bot section of the channel page: on or off, and its languages."""
+    submitted = await request.form()
+    enabled = text(submitted, "bot_enabled") == "1"
+    languages = [code for code in texts(submitted, "bot_language") if code]
+    try:
+        await bot_channels.put(uow, channel_id, enabled=enabled, languages=languages)
+    except AppError as exc:
+        if exc.status_code == 404:
+            raise
+        await recover(uow, viewer)
+        out = channels_service.channel_out(runtime, await channels_service.get_channel(uow, channel_id))
+        form = ChannelForm(
+            type=out.type, name=out.name, settings=[(k, shown_value(v)) for k, v in out.settings.items()]
+        )
+        bot = await bot_channels.get(uow, channel_id)
+        problem = (
+            _("Choose at least one language for the bot.")
+            if exc.field == "languages"
+            else _("The bot cannot talk on this kind of channel.")
+        )
+        return await _edit_page(
+            request,
+            viewer,
+            form,
+            out,
+            errors={},
+            status_code=exc.status_code,
+            bot=bot,
+            bot_errors={"bot": problem},
+        )
+    return RedirectResponse(f"/admin/channels/{channel_id}?done=saved", status_code=303)

@@ -38,6 +38,8 @@
       error: "Не получилось отправить. Попробуйте ещё раз.",
       greeting: "Здравствуйте! Чем можем помочь?",
       you: "Вы",
+      bot: "Бот",
+      suggest: "Возможно, ответ уже есть:",
     },
     en: {
       open: "Chat with support",
@@ -63,6 +65,8 @@
       error: "Could not send. Please try again.",
       greeting: "Hello! How can we help?",
       you: "You",
+      bot: "Bot",
+      suggest: "The answer may already be here:",
     },
   };
   let lang = pageLang === "en" ? "en" : "ru";
@@ -151,6 +155,13 @@
     .icon { border: 0; background: transparent; cursor: pointer; font-size: 20px; padding: 4px; color: #57606a; }
     .send { background: var(--c); color: var(--tc); border: 0; border-radius: 8px; padding: 8px 12px; cursor: pointer; }
     .error { color: #d1242f; font-size: 12px; padding: 0 8px 6px; }
+    .bot .avatar { background: #6e40c9; }
+    .quick { display: flex; gap: 6px; margin-top: 6px; flex-wrap: wrap; }
+    .quick button { border: 1px solid var(--c); color: var(--c); background: #fff; border-radius: 14px;
+      padding: 4px 12px; cursor: pointer; font-size: 13px; }
+    .suggest { padding: 6px 10px 0; font-size: 12px; color: #57606a; }
+    .suggest a { display: block; color: var(--c); padding: 2px 0; text-decoration: none; }
+    .suggest a:hover { text-decoration: underline; }
   `;
   root.appendChild(style);
 
@@ -188,8 +199,9 @@
   const area = el("textarea", { rows: "1", placeholder: t.placeholder, "aria-label": t.placeholder });
   const sendButton = el("button", { class: "send", type: "submit" }, t.send);
   const errorLine = el("div", { class: "error", hidden: "" });
+  const suggestBox = el("div", { class: "suggest", hidden: "", "data-suggest": "" });
   composer.append(fileInput, attachButton, area, sendButton);
-  form.append(emailInput, composer, errorLine);
+  form.append(suggestBox, emailInput, composer, errorLine);
   panel.append(header, banner, log, typing, form);
   root.append(launcher, panel);
 
@@ -237,16 +249,23 @@
     return "";
   }
 
-  function renderMessage(m) {
+  function renderMessage(m, latest) {
     const mine = m.author === "visitor";
+    const bot = m.author === "bot";
     if (m.author === "system" && !m.text) return null;
-    const row = el("div", { class: "row" + (mine ? " mine" : ""), "data-message": String(m.id || "") });
+    const row = el("div", {
+      class: "row" + (mine ? " mine" : "") + (bot ? " bot" : ""),
+      "data-message": String(m.id || ""),
+      "data-author": m.author || "",
+    });
     if (m.client_id) row.setAttribute("data-client-id", m.client_id);
     if (!mine) {
-      row.appendChild(el("div", { class: "avatar", title: m.agent_name || "" }, m.agent_initials || "•"));
+      const initials = bot ? t.bot.slice(0, 1) : m.agent_initials || "•";
+      row.appendChild(el("div", { class: "avatar", title: bot ? t.bot : m.agent_name || "" }, initials));
     }
     const column = el("div");
-    if (!mine && m.agent_name) column.appendChild(el("div", { class: "who" }, m.agent_name));
+    const who = bot ? t.bot : m.agent_name;
+    if (!mine && who) column.appendChild(el("div", { class: "who" }, who));
     const bubble = el("div", { class: "bubble" });
     if (m.text) bubble.appendChild(document.createTextNode(m.text));
     for (const f of m.files || []) {
@@ -262,6 +281,16 @@
     }
     if (m.pendingFile) bubble.appendChild(el("div", {}, m.pendingFile));
     column.appendChild(bubble);
+    // The bot's quick replies ("did this help?") while they are the last word in the chat.
+    if (latest && bot && (m.buttons || []).length) {
+      const quick = el("div", { class: "quick", "data-quick": "" });
+      for (const [label] of m.buttons) {
+        const button = el("button", { type: "button" }, label);
+        button.addEventListener("click", () => sendText(label, null));
+        quick.appendChild(button);
+      }
+      column.appendChild(quick);
+    }
     const meta = el("div", { class: "meta", "data-status": "" });
     if (mine) {
       meta.textContent = m.pending ? t.sending : m.status === "read" ? "✓✓" : "✓";
@@ -288,10 +317,11 @@
     log.replaceChildren();
     const greeting = state.settings.greeting || t.greeting;
     log.appendChild(renderMessage({ author: "agent", text: greeting, agent_initials: "•" }));
-    for (const m of sorted()) {
-      const row = renderMessage(m);
+    const all = sorted();
+    all.forEach((m, i) => {
+      const row = renderMessage(m, i === all.length - 1);
       if (row) log.appendChild(row);
-    }
+    });
     for (const note of state.notes || []) log.appendChild(el("div", { class: "system" }, note));
     if (atBottom || !state.rendered) log.scrollTop = log.scrollHeight;
     state.rendered = true;
@@ -539,14 +569,49 @@
       state.email = email;
       renderOffline();
     }
+    area.value = "";
+    showSuggestions([]);
+    sendText(text, email);
+  });
+
+  function sendText(text, email) {
     const m = { client_id: clientId(), text: text, email: email, at: Date.now() };
     state.outbox.push(m);
     store.set("outbox", state.outbox);
     showPending(m);
-    area.value = "";
     render();
     send({ type: "message", client_id: m.client_id, text: m.text, email: m.email || undefined });
-  });
+  }
+
+  // Knowledge-base articles for what the visitor is typing, as links to the help portal.
+  function showSuggestions(articles) {
+    suggestBox.replaceChildren();
+    suggestBox.hidden = !articles.length;
+    if (!articles.length) return;
+    suggestBox.appendChild(el("div", {}, t.suggest));
+    for (const a of articles) {
+      suggestBox.appendChild(el("a", { href: a.url, target: "_blank", rel: "noopener" }, a.title));
+    }
+  }
+  let suggestTimer = null;
+  let suggestSeq = 0;
+  function suggestSoon() {
+    clearTimeout(suggestTimer);
+    suggestTimer = setTimeout(async () => {
+      const q = area.value.trim();
+      const seq = ++suggestSeq;
+      if (q.length < 3) return showSuggestions([]);
+      try {
+        const query = new URLSearchParams({ channel: CHANNEL, q: q.slice(0, 200), language: lang });
+        const response = await fetch(BASE + "/widget/v1/suggest?" + query, { credentials: "omit" });
+        const data = await response.json();
+        // A slower answer to an older query must not replace a newer one.
+        if (seq === suggestSeq && response.ok) showSuggestions(data.articles || []);
+      } catch (e) {
+        /* suggestions are a convenience: the chat works without them */
+      }
+    }, 300);
+  }
   area.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
@@ -556,6 +621,7 @@
   let lastTyping = 0;
   area.addEventListener("input", () => {
     if (Date.now() - lastTyping > 3000 && send({ type: "typing" })) lastTyping = Date.now();
+    suggestSoon();
   });
   humanButton.addEventListener("click", () => {
     if (!send({ type: "human" })) showError(t.reconnecting);
