@@ -44,6 +44,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import text
+
 from opora.db import Database
 from opora.kb import markdown
 from opora.kb.models import ArticleStatus, KbArticle
@@ -345,6 +347,10 @@ async def build(db: Database, shop: Shop, *, pad_to: int = 0) -> dict[int, str]:
                 await search.index_article(uow, article)
                 if intent:
                     owner[article.id] = intent
+    # Planner statistics, as autovacuum would gather them soon after a bulk load: without them
+    # PostgreSQL reads every article instead of the GIN index (p50 ~260 ms vs ~40 ms measured).
+    async with db.uow() as uow:
+        await uow.session.execute(text("ANALYZE"))
     return owner
 
 
