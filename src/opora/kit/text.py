@@ -60,11 +60,15 @@ def word_spans(text: str) -> Iterator[tuple[int, int, str]]:
     lowered = text.lower().replace("ё", "е")
     if len(lowered) == len(text):
         # Fast path (almost every text): lower-casing kept every offset, so one pass over the
-        # lowered text gives the words and their places; NFKC only matters for rare symbols.
+        # lowered text gives the words and their places; NFKC only matters for rare symbols,
+        # and a text already in NFKC (checked once, in C) needs no per-word check.
+        normal = unicodedata.is_normalized("NFKC", lowered)
         for match in _WORD.finditer(lowered):
             word = match.group()
-            normal = unicodedata.is_normalized("NFKC", word)
-            yield match.start(), match.end(), word.casefold() if normal else fold(word)
+            if normal or unicodedata.is_normalized("NFKC", word):
+                yield match.start(), match.end(), word.casefold()
+            else:
+                yield match.start(), match.end(), fold(word)
         return
     for match in _WORD.finditer(text):
         yield match.start(), match.end(), fold(match.group())

@@ -17,16 +17,32 @@ SNIPPET_WORDS = 30
 SCAN_WORDS = 400
 
 
-def _is_match(word: str, stems: Collection[str], prefixes: tuple[str, ...]) -> bool:
-    stemmed = stem(word)
-    return stemmed in stems or (
-        bool(prefixes) and (stemmed.startswith(prefixes) or word.startswith(prefixes))
-    )
+class _Matcher:
+    """Whether a folded word is one the query looked for, remembered per word: an article says
+    the same words many times, and a search highlights ten of them."""
+
+    __slots__ = ("_known", "_prefixes", "_stems")
+
+    def __init__(self, stems: Collection[str], prefixes: Collection[str]) -> None:
+        self._stems = stems
+        self._prefixes = tuple(prefixes)
+        self._known: dict[str, bool] = {}
+
+    def __call__(self, word: str) -> bool:
+        found = self._known.get(word)
+        if found is None:
+            stemmed = stem(word)
+            found = stemmed in self._stems or (
+                bool(self._prefixes)
+                and (stemmed.startswith(self._prefixes) or word.startswith(self._prefixes))
+            )
+            self._known[word] = found
+        return found
 
 
 def mark(text: str, stems: Collection[str], prefixes: Collection[str] = ()) -> str:
     """The whole text, escaped, with matched words marked (titles)."""
-    return _render(text, list(word_spans(text)), 0, None, stems, tuple(prefixes))
+    return _render(text, list(word_spans(text)), 0, None, _Matcher(stems, prefixes))
 
 
 def snippet(
@@ -40,8 +56,8 @@ def snippet(
     spans = spans[:SCAN_WORDS]
     if not spans:
         return ""
-    starts = tuple(prefixes)
-    hits = [1 if _is_match(w, stems, starts) else 0 for _, _, w in spans]
+    matches = _Matcher(stems, prefixes)
+    hits = [1 if matches(w) else 0 for _, _, w in spans]
     best_start, best = 0, sum(hits[:size])
     current = best
     for start in range(1, max(1, len(spans) - size + 1)):
@@ -49,7 +65,7 @@ def snippet(
         if current > best:
             best_start, best = start, current
     end = min(len(spans), best_start + size)
-    return _render(text, spans, best_start, end, stems, starts, more=more)
+    return _render(text, spans, best_start, end, matches, more=more)
 
 
 def _render(
@@ -57,8 +73,7 @@ def _render(
     spans: list[tuple[int, int, str]],
     first: int,
     end: int | None,
-    stems: Collection[str],
-    prefixes: tuple[str, ...],
+    matches: _Matcher,
     *,
     more: bool = False,
 ) -> str:
@@ -70,9 +85,11 @@ def _render(
     position = chosen[0][0] if cut_before else 0
     out = ["…"] if cut_before else []
     for start, stop, word in chosen:
-        out.append(escape(text[position:start]))
-        piece = escape(text[start:stop])
-        out.append(f"<mark>{piece}</mark>" if _is_match(word, stems, prefixes) else piece)
+        if start > position:
+            out.append(escape(text[position:start]))
+        # A word is letters and digits only (kit.text), so it never needs escaping.
+        piece = text[start:stop]
+        out.append(f"<mark>{piece}</mark>" if matches(word) else piece)
         position = stop
     if cut_after:
         out.append("…")

@@ -15,7 +15,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, literal_column, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    column,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -48,6 +63,8 @@ _READY: weakref.WeakSet[Engine] = weakref.WeakSet()
 # Title matches weigh this much more than body matches (tuned on the benchmark's train split).
 TITLE_WEIGHT = 3.0
 _PG_WEIGHTS = "{0.1, 0.2, 0.3, 1.0}"
+# ts_rank's normalisation flags: 1 divides the rank by 1 + log(document length).
+PG_NORMALIZATION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,17 +121,10 @@ async def add_terms(uow: UnitOfWork, terms: Iterable[str]) -> None:
         await uow.session.execute(insert(KbTerm).values(rows[start : start + 500]).on_conflict_do_nothing())
 
 
-async def known_terms(uow: UnitOfWork, terms: Iterable[str]) -> set[str]:
-    wanted = list(set(terms))
-    if not wanted:
-        return set()
-    return set((await uow.session.scalars(select(KbTerm.term).where(KbTerm.term.in_(wanted)))).all())
-
-
-async def terms_near(uow: UnitOfWork, word: str, spread: int) -> list[str]:
-    # Narrowed in SQL to stems that also share the second or the last letter: a typo of at most
-    # two edits rarely changes both, and it spares checking thousands of stems in Python.
-    query = select(KbTerm.term).where(
+def _near(word: str, spread: int) -> ColumnElement[bool]:
+    # Narrowed to stems that also share the second or the last letter: a typo of at most two
+    # edits rarely changes both, and it spares checking thousands of stems in Python.
+    return and_(
         KbTerm.head == word[0],
         KbTerm.length.between(len(word) - spread, len(word) + spread),
         or_(
@@ -122,46 +132,71 @@ async def terms_near(uow: UnitOfWork, word: str, spread: int) -> list[str]:
             func.substr(KbTerm.term, KbTerm.length, 1) == word[-1],
         ),
     )
-    return list((await uow.session.scalars(query.limit(5_000))).all())
 
 
-def _filters(scope: Scope) -> tuple[str, dict[str, Any]]:
-    params: dict[str, Any] = {}
-    names = []
-    for i, status in enumerate(scope.statuses):
-        params[f"status{i}"] = str(status)
-        names.append(f":status{i}")
-    where = [f"a.status IN ({', '.join(names)})"]
+def is_near(term: str, word: str, spread: int) -> bool:
+    """The same test as the SQL narrowing above, for picking one word's candidates out of a
+    look-up made for several."""
+    return (
+        term[:1] == word[:1]
+        and abs(len(term) - len(word)) <= spread
+        and (term[1:2] == word[1:2] or term[-1:] == word[-1:])
+    )
+
+
+async def vocabulary_for(uow: UnitOfWork, known: Iterable[str], near: dict[str, int]) -> set[str]:
+    """In one statement: which of ``known`` are indexed stems, and the indexed stems a typo of
+    each word in ``near`` (word → edit spread) could stand for."""
+    wanted = sorted(set(known))
+    conditions: list[ColumnElement[bool]] = [KbTerm.term.in_(wanted)] if wanted else []
+    conditions += [_near(word, spread) for word, spread in near.items()]
+    if not conditions:
+        return set()
+    query = select(KbTerm.term).where(or_(*conditions)).limit(5_000 * max(1, len(near)))
+    return set((await uow.session.scalars(query)).all())
+
+
+def _filters(scope: Scope) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [KbArticle.status.in_([str(s) for s in scope.statuses])]
     if not scope.include_internal:
-        where.append("a.internal = :internal")
-        params["internal"] = False
+        where.append(KbArticle.internal.is_(False))
     if scope.language:
-        where.append("a.language = :language")
-        params["language"] = scope.language
-    return " AND ".join(where), params
+        where.append(KbArticle.language == scope.language)
+    return where
 
 
-async def search(uow: UnitOfWork, expression: str, scope: Scope, *, limit: int) -> list[tuple[int, float]]:
-    """(article id, score) best first; a higher score is better on both backends."""
-    where, params = _filters(scope)
-    params.update({"expression": expression, "limit": limit})
+_FTS = table(FTS_TABLE, column("rowid"))
+
+
+async def search(
+    uow: UnitOfWork, expression: str, scope: Scope, *, limit: int
+) -> list[tuple[KbArticle, float]]:
+    """(article, score) best first; a higher score is better on both backends.
+
+    The matches and the articles come in one statement: a search is a handful of round trips,
+    and each one costs more than the ranking itself.
+    """
+    score: ColumnElement[Any]
     if uow.is_sqlite:
         await ensure_index(uow)
-        # Only constants and bind-parameter names are formatted in; values travel as parameters.
-        sql = (
-            f"SELECT a.id, -bm25(kb_fts, {TITLE_WEIGHT}, 1.0) AS score FROM kb_fts "  # noqa: S608
-            "JOIN kb_articles a ON a.id = kb_fts.rowid "
-            f"WHERE kb_fts MATCH :expression AND {where} ORDER BY score DESC, a.id LIMIT :limit"
+        # Only a constant is formatted in; the expression travels as a bound parameter.
+        score = literal_column(f"-bm25({FTS_TABLE}, {float(TITLE_WEIGHT)}, 1.0)")
+        stmt = (
+            select(KbArticle, score.label("score"))
+            .join(_FTS, _FTS.c.rowid == KbArticle.id)
+            .where(literal_column(FTS_TABLE).op("MATCH")(bindparam("expression", expression)))
         )
     else:
-        sql = (
-            f"SELECT a.id, ts_rank('{_PG_WEIGHTS}', d.tsv, q, 1) AS score "  # noqa: S608
-            "FROM kb_search_docs d JOIN kb_articles a ON a.id = d.article_id, "
-            "to_tsquery('simple', :expression) q "
-            f"WHERE d.tsv @@ q AND {where} ORDER BY score DESC, a.id LIMIT :limit"
+        tsquery = func.to_tsquery(literal_column("'simple'"), bindparam("expression", expression))
+        score = func.ts_rank(literal_column(f"'{_PG_WEIGHTS}'"), KbSearchDoc.tsv, tsquery, PG_NORMALIZATION)
+        stmt = (
+            select(KbArticle, score.label("score"))
+            .join(KbSearchDoc, KbSearchDoc.article_id == KbArticle.id)
+            .where(KbSearchDoc.tsv.op("@@")(tsquery))
         )
-    rows = (await uow.session.execute(text(sql), params)).all()
-    return [(int(row[0]), float(row[1])) for row in rows]
+    stmt = stmt.where(*_filters(scope)).order_by(literal_column("score").desc(), KbArticle.id).limit(limit)
+    rows = (await uow.session.execute(stmt)).all()
+    return [(row[0], float(row[1])) for row in rows]
 
 
 async def articles_by_ids(uow: UnitOfWork, ids: Sequence[int]) -> dict[int, KbArticle]:
@@ -184,10 +219,10 @@ async def delete_synonym(uow: UnitOfWork, row: KbSynonym) -> None:
     await uow.session.flush()
 
 
-async def log_search(uow: UnitOfWork, row: KbSearchLog) -> int:
-    uow.session.add(row)
-    await uow.session.flush()
-    return row.id
+async def log_search(uow: UnitOfWork, values: dict[str, Any]) -> int:
+    # A plain INSERT ... RETURNING rather than an ORM add + flush: it is on every portal search.
+    inserted = await uow.session.scalar(insert(KbSearchLog).values(**values).returning(KbSearchLog.id))
+    return int(inserted or 0)
 
 
 async def record_click(uow: UnitOfWork, search_id: int, article_id: int) -> bool:

@@ -5,15 +5,18 @@ The portal, the widget and the agent UI call these functions; endpoints are thin
 
 from __future__ import annotations
 
+import re
+import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from opora.auth.permissions import Principal
-from opora.db import UnitOfWork
-from opora.kb.models import ArticleStatus, KbArticle, KbSearchLog, KbSynonym
+from opora.db import Database, UnitOfWork
+from opora.kb.models import ArticleStatus, KbArticle, KbSynonym
 from opora.kb.search import highlight, query, repository, typos
 from opora.kb.search.repository import Scope
-from opora.kb.search.synonyms import compile_groups
+from opora.kb.search.synonyms import Phrase, compile_groups
 from opora.kit.errors import InvalidInput, NotFound
 from opora.kit.text import fold, from_translit, stem, stemmed_text, stems
 from opora.kit.time import utcnow
@@ -23,6 +26,15 @@ MAX_LIMIT = 50
 # Typo correction is for short queries: in a long one the other words carry the meaning.
 TYPO_MAX_WORDS = 3
 SOURCES = ("portal", "widget", "agent", "bot", "api")
+# Control characters (a NUL above all, which PostgreSQL refuses in text) are not logged.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Synonym groups are needed by every search and change rarely, so each process keeps them this
+# many seconds instead of reading them each time. An edit clears this process's copy when it
+# commits; other processes (the workers of a scaled deployment) pick it up within this delay.
+SYNONYM_TTL = 5.0
+_synonym_cache: weakref.WeakKeyDictionary[Database, tuple[float, list[tuple[Phrase, ...]]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,20 +71,42 @@ async def index_article(uow: UnitOfWork, article: KbArticle) -> None:
     await repository.add_terms(uow, (title + " " + body).split())
 
 
+async def _synonym_groups(uow: UnitOfWork) -> list[tuple[Phrase, ...]]:
+    cached = _synonym_cache.get(uow.database)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < SYNONYM_TTL:
+        return cached[1]
+    groups = compile_groups(s.phrases for s in await repository.synonyms(uow))
+    _synonym_cache[uow.database] = (now, groups)
+    return groups
+
+
+def _forget_synonyms_after_commit(uow: UnitOfWork) -> None:
+    async def forget() -> None:
+        _synonym_cache.pop(uow.database, None)
+
+    # Also now: a search later in this same transaction must see the edit.
+    _synonym_cache.pop(uow.database, None)
+    uow.after_commit(forget)
+
+
 async def _corrections(uow: UnitOfWork, parsed: query.ParsedQuery) -> dict[str, list[str]]:
     singles = [c.alternatives[0][0] for c in parsed.clauses if not c.exact and not c.prefix]
-    candidates = [w for w in singles if len(w) >= 4 and not w.isdigit()]
+    candidates = [w for w in dict.fromkeys(singles) if len(w) >= 4 and not w.isdigit()]
     if not candidates:
         return {}
     # A Latin word whose Cyrillic reading is indexed is Russian in Latin letters, not a typo.
     readings = {w: stem(r) for w in candidates if (r := from_translit(w)) is not None}
-    known = await repository.known_terms(uow, [*candidates, *readings.values()])
+    # Whether each word is known and what it could be a typo of come in one look-up: a search
+    # is a few round trips, and a separate one per word cost more than the ranking.
+    spreads = {w: typos.max_distance(w) for w in candidates}
+    vocabulary = await repository.vocabulary_for(uow, [*candidates, *readings.values()], spreads)
     fixes: dict[str, list[str]] = {}
     for word in candidates:
-        if word in known or readings.get(word) in known:
+        if word in vocabulary or readings.get(word) in vocabulary:
             continue
-        vocabulary = await repository.terms_near(uow, word, typos.max_distance(word))
-        found = typos.corrections(word, vocabulary)
+        near = [t for t in vocabulary if repository.is_near(t, word, spreads[word])]
+        found = typos.corrections(word, near)
         if found:
             fixes[word] = found
     return fixes
@@ -94,7 +128,7 @@ async def search(
     is reduced to stemmed words. ``log`` records the search for content gaps.
     """
     limit = max(1, min(limit, MAX_LIMIT))
-    groups = compile_groups(s.phrases for s in await repository.synonyms(uow))
+    groups = await _synonym_groups(uow)
     parsed = query.parse(text, synonyms=groups, prefix_last=prefix_last)
     result = SearchResult(query=text[:300])
     if parsed.empty:
@@ -110,10 +144,8 @@ async def search(
             parsed = query.with_corrections(parsed, result.corrections)
             expression = query.fts5_expression(parsed) if uow.is_sqlite else query.tsquery_expression(parsed)
             found = await repository.search(uow, expression, scope, limit=limit)
-    articles = await repository.articles_by_ids(uow, [article_id for article_id, _ in found])
     marked, prefixes = parsed.stems(), parsed.prefixes()
-    for article_id, score in found:
-        article = articles[article_id]
+    for article, score in found:
         result.hits.append(
             Hit(
                 article=article,
@@ -125,14 +157,14 @@ async def search(
     if log:
         result.search_id = await repository.log_search(
             uow,
-            KbSearchLog(
-                query=fold(text)[:300],
-                normalized=parsed.normalized,
-                language=scope.language,
-                source=source if source in SOURCES else "api",
-                result_count=len(found),
-                created_at=utcnow(),
-            ),
+            {
+                "query": _CONTROL.sub(" ", fold(text))[:300],
+                "normalized": parsed.normalized,
+                "language": scope.language,
+                "source": source if source in SOURCES else "api",
+                "result_count": len(found),
+                "created_at": utcnow(),
+            },
         )
     return result
 
@@ -186,6 +218,7 @@ async def create_synonym(uow: UnitOfWork, principal: Principal, phrases: Sequenc
     )
     uow.session.add(row)
     await uow.session.flush()
+    _forget_synonyms_after_commit(uow)
     return row
 
 
@@ -196,6 +229,7 @@ async def update_synonym(uow: UnitOfWork, synonym_id: int, phrases: Sequence[str
     row.phrases = _clean_phrases(phrases)
     row.updated_at = utcnow()
     await uow.session.flush()
+    _forget_synonyms_after_commit(uow)
     return row
 
 
@@ -204,3 +238,4 @@ async def delete_synonym(uow: UnitOfWork, synonym_id: int) -> None:
     if row is None:
         raise NotFound(f"Synonym group {synonym_id} does not exist.")
     await repository.delete_synonym(uow, row)
+    _forget_synonyms_after_commit(uow)
