@@ -6,6 +6,7 @@ import numpy as np
 
 from opora.bot import engine
 from opora.bot.classifier import IntentModel
+from opora.bot.models import OUT_OF_SCOPE
 from tests.bot.fakes import WordHashEmbedder
 
 DATA = {
@@ -23,7 +24,14 @@ DATA = {
         "my promo code fails",
     ],
 }
-OOS = ["what is the weather", "tell me a joke", "who won the football game", "how to cook pasta"]
+OOS = [
+    "what is the weather",
+    "tell me a joke",
+    "who won the football game",
+    "how to cook pasta",
+    "book a flight to paris",
+    "play some music",
+]
 
 
 def _fit(max_wrong_rate: float = 0.05) -> engine.Fitted:
@@ -72,3 +80,40 @@ def test_decide_is_pure() -> None:
     assert (q.intent, q.abstained, q.out_of_scope) == ("a", True, False)
     r = engine.decide(np.array([0.2, 0.25, 0.55]), ["a", "b", "c"], threshold=0.8, oos_threshold=0.6)
     assert r.abstained and r.out_of_scope and r.alternatives[0][0] == "b"
+
+
+def test_enough_out_of_scope_phrases_become_a_class_that_is_never_answered() -> None:
+    fitted = _fit()
+    assert len(OOS) >= engine.MIN_OOS_CLASS and OUT_OF_SCOPE in fitted.model.classes
+    emb = WordHashEmbedder()
+    texts = ["what is the weather tomorrow", "where is my order"]
+    probs = fitted.model.probabilities(texts, emb.encode(texts))
+    best, conf = engine.best_in_scope(probs, fitted.model.classes)
+    assert OUT_OF_SCOPE not in best and list(best)[1] == "order_status"
+    assert np.allclose(conf, [probs[i, fitted.model.classes.index(b)] for i, b in enumerate(best)])
+    weather = engine.decide(
+        probs[0], fitted.model.classes, threshold=fitted.threshold, oos_threshold=fitted.oos_threshold
+    )
+    assert weather.intent != OUT_OF_SCOPE and weather.abstained and weather.out_of_scope
+    assert all(name != OUT_OF_SCOPE for name, _ in weather.alternatives)
+    # Every held-out phrase was scored out of fold: in-scope examples plus the out-of-scope ones.
+    assert fitted.metrics["held_out"] == sum(len(v) for v in DATA.values()) + len(OOS)
+
+
+def test_few_out_of_scope_phrases_only_calibrate() -> None:
+    texts = [t for ts in DATA.values() for t in ts]
+    labels = [k for k, ts in DATA.items() for _ in ts]
+    emb = WordHashEmbedder()
+    few = OOS[: engine.MIN_OOS_CLASS - 1]
+    fitted = engine.fit(
+        texts, labels, emb.encode(texts), few, emb.encode(few), encoder=emb.name, max_wrong_rate=0.05
+    )
+    assert OUT_OF_SCOPE not in fitted.model.classes and fitted.metrics["held_out"] == len(texts) + len(few)
+
+
+def test_decide_with_an_out_of_scope_class_on_top() -> None:
+    classes = ["a", OUT_OF_SCOPE, "b"]
+    p = engine.decide(np.array([0.3, 0.6, 0.1]), classes, threshold=0.5, oos_threshold=0.1)
+    assert (p.intent, p.abstained, p.out_of_scope) == ("a", True, True)
+    q = engine.decide(np.array([0.9, 0.08, 0.02]), classes, threshold=0.5, oos_threshold=0.1)
+    assert (q.intent, q.abstained, q.out_of_scope, q.alternatives[0][0]) == ("a", False, False, "b")

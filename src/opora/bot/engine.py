@@ -22,8 +22,13 @@ from sklearn.model_selection import StratifiedKFold  # type: ignore[import-untyp
 
 from opora.bot import calibration
 from opora.bot.classifier import IntentModel, Params, train
+from opora.bot.models import OUT_OF_SCOPE
 
 FOLDS = 5
+# With this many out-of-scope phrases they also become a class of their own: "not ours" then has
+# a region of its own instead of being only "no intent is sure" (CLINC150 validation: in-scope
+# accuracy at 85% out-of-scope recall 93.9% -> 94.6%). Fewer phrases only calibrate the threshold.
+MIN_OOS_CLASS = 5
 IN_SCOPE_KEPT = 0.95
 CURVE_POINTS = 25
 
@@ -62,18 +67,52 @@ def decide(
     model_version: int | None = None,
     top: int = 3,
 ) -> Prediction:
-    order = np.argsort(-probabilities)
-    best = int(order[0])
+    """The answer for one message; an out-of-scope class, if the model has one, is never answered."""
+    order = [int(i) for i in np.argsort(-probabilities) if classes[int(i)] != OUT_OF_SCOPE]
+    best = order[0]
     confidence = float(probabilities[best])
+    oos_on_top = (
+        OUT_OF_SCOPE in classes and float(probabilities[list(classes).index(OUT_OF_SCOPE)]) > confidence
+    )
+    abstained = confidence < threshold
     return Prediction(
         intent=classes[best],
         confidence=round(confidence, 4),
-        abstained=confidence < threshold,
-        out_of_scope=confidence < min(oos_threshold, threshold),
+        abstained=abstained,
+        out_of_scope=abstained and (oos_on_top or confidence < oos_threshold),
         model_version=model_version,
         threshold=threshold,
-        alternatives=tuple((classes[int(i)], round(float(probabilities[int(i)]), 4)) for i in order[1:top]),
+        alternatives=tuple((classes[i], round(float(probabilities[i]), 4)) for i in order[1:top]),
     )
+
+
+def best_in_scope(
+    probabilities: NDArray[np.float64], classes: Sequence[str]
+) -> tuple[NDArray[np.str_], NDArray[np.float64]]:
+    """Per row: the most probable intent other than the out-of-scope class, and its probability."""
+    p = np.array(probabilities, dtype=np.float64)
+    if OUT_OF_SCOPE in classes:
+        p[:, list(classes).index(OUT_OF_SCOPE)] = -1.0
+    best = p.argmax(axis=1)
+    return np.asarray(classes)[best], p[np.arange(len(p)), best]
+
+
+def train_model(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    embeddings: NDArray[np.float32],
+    oos_texts: Sequence[str],
+    oos_embeddings: NDArray[np.float32],
+    *,
+    encoder: str,
+    params: Params | None = None,
+) -> IntentModel:
+    """The shop's intents, plus an explicit out-of-scope class when there are enough such phrases."""
+    if len(oos_texts) >= MIN_OOS_CLASS:
+        texts = [*texts, *oos_texts]
+        labels = [*labels, *([OUT_OF_SCOPE] * len(oos_texts))]
+        embeddings = np.concatenate([embeddings, oos_embeddings])
+    return train(texts, labels, embeddings, encoder=encoder, params=params)
 
 
 def held_out_confidences(
@@ -85,7 +124,11 @@ def held_out_confidences(
     params: Params | None = None,
     seed: int = 0,
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
-    """Out-of-fold confidence and correctness for every example."""
+    """Out-of-fold confidence and correctness for every example.
+
+    Examples labelled :data:`OUT_OF_SCOPE` take part like an intent, but their best in-scope
+    guess is always wrong, and confidence is always that of the best in-scope intent.
+    """
     y = np.asarray(labels)
     smallest = min(int((y == c).sum()) for c in set(labels))
     folds = max(2, min(FOLDS, smallest))
@@ -101,8 +144,8 @@ def held_out_confidences(
             params=params,
         )
         probs = model.probabilities([texts[i] for i in test_idx], embeddings[test_idx])
-        confidence[test_idx] = probs.max(axis=1)
-        correct[test_idx] = np.asarray(model.classes)[probs.argmax(axis=1)] == y[test_idx]
+        best, confidence[test_idx] = best_in_scope(probs, model.classes)
+        correct[test_idx] = best == y[test_idx]
     return confidence, correct
 
 
@@ -120,12 +163,22 @@ def fit(
     counts = {label: labels.count(label) for label in set(labels)}
     if len(counts) < 2 or min(counts.values()) < 2:
         raise ValueError("every intent needs at least two example phrases, and there must be two intents")
-    conf, ok = held_out_confidences(texts, labels, embeddings, encoder=encoder, params=params)
-    model = train(texts, labels, embeddings, encoder=encoder, params=params)
-    if len(oos_texts):
-        oos_conf = model.probabilities(oos_texts, oos_embeddings).max(axis=1)
-        conf = np.concatenate([conf, oos_conf])
-        ok = np.concatenate([ok, np.zeros(len(oos_texts), dtype=bool)])
+    model = train_model(texts, labels, embeddings, oos_texts, oos_embeddings, encoder=encoder, params=params)
+    if len(oos_texts) >= MIN_OOS_CLASS:
+        # Out-of-scope phrases are trained on, so they are scored out of fold like the rest.
+        conf, ok = held_out_confidences(
+            [*texts, *oos_texts],
+            [*labels, *([OUT_OF_SCOPE] * len(oos_texts))],
+            np.concatenate([embeddings, oos_embeddings]),
+            encoder=encoder,
+            params=params,
+        )
+    else:
+        conf, ok = held_out_confidences(texts, labels, embeddings, encoder=encoder, params=params)
+        if len(oos_texts):
+            _, oos_conf = best_in_scope(model.probabilities(oos_texts, oos_embeddings), model.classes)
+            conf = np.concatenate([conf, oos_conf])
+            ok = np.concatenate([ok, np.zeros(len(oos_texts), dtype=bool)])
     threshold = calibration.pick_threshold(list(conf), list(ok), max_wrong_rate)
     in_scope = conf[: len(texts)]
     oos_threshold = float(np.quantile(in_scope, 1 - IN_SCOPE_KEPT))
