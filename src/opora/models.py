@@ -16,6 +16,7 @@ from opora.incidents import models as incidents
 from opora.jobs import models as jobs
 from opora.kb import models as kb
 from opora.notifications import models as notifications
+from opora.portal import models as portal
 from opora.privacy import models as privacy
 from opora.quality import models as quality
 from opora.routing import models as routing
@@ -39,6 +40,7 @@ __all__ = [
     "jobs",
     "kb",
     "notifications",
+    "portal",
     "privacy",
     "quality",
     "routing",

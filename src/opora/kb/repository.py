@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -114,6 +115,17 @@ async def list_articles(
 async def popular(uow: UnitOfWork, f: ArticleFilter, *, limit: int) -> list[KbArticle]:
     query = _filtered(f).order_by(KbArticle.view_count.desc(), KbArticle.id).limit(limit)
     return list((await uow.session.scalars(query)).all())
+
+
+async def article_links(uow: UnitOfWork, f: ArticleFilter, *, limit: int) -> list[tuple[str, str, datetime]]:
+    """(language, slug, updated_at) of the filtered articles: what a sitemap needs, without bodies."""
+    query = (
+        _filtered(f)
+        .with_only_columns(KbArticle.language, KbArticle.slug, KbArticle.updated_at)
+        .order_by(KbArticle.language, KbArticle.position, KbArticle.id)
+        .limit(limit)
+    )
+    return [(str(a), str(b), c) for a, b, c in (await uow.session.execute(query)).all()]
 
 
 async def count_view(uow: UnitOfWork, article: KbArticle) -> None:

@@ -398,6 +398,11 @@ async def list_published(
     return await list_articles(uow, f, limit=limit, cursor=cursor)
 
 
+async def public_links(uow: UnitOfWork, *, limit: int = 50_000) -> list[tuple[str, str, Any]]:
+    """(language, slug, updated_at) of every published public article: the portal's sitemap."""
+    return await repository.article_links(uow, public_filter(None), limit=limit)
+
+
 async def popular_articles(uow: UnitOfWork, language: str, *, limit: int = 10) -> list[KbArticle]:
     return await repository.popular(uow, public_filter(language), limit=limit)
 

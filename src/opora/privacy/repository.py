@@ -21,6 +21,7 @@ from opora.customers.models import Customer, CustomerIdentity, CustomerMerge, Cu
 from opora.events.models import TicketEvent
 from opora.inbox.models import InboundPayload
 from opora.notifications.models import Notification
+from opora.portal.models import PortalLogin
 from opora.privacy.models import Erasure, RetentionPolicy, TicketRedaction
 from opora.shop.models import Order
 from opora.tickets.models import Attachment, Message, Ticket
@@ -163,6 +164,8 @@ async def scrub_identities(session: AsyncSession, customer_ids: Sequence[int], v
             .values(customer_value=ERASED, text=ERASED)
         )
     await session.execute(delete(CustomerIdentity).where(CustomerIdentity.customer_id.in_(customer_ids)))
+    # Portal sign-ins hold the address and any open portal session: both go.
+    await session.execute(delete(PortalLogin).where(PortalLogin.customer_id.in_(customer_ids)))
     await session.execute(delete(CustomerNote).where(CustomerNote.customer_id.in_(customer_ids)))
     await session.execute(delete(CustomerTag).where(CustomerTag.customer_id.in_(customer_ids)))
     # Merge records keep profile values absorbed from the other record.

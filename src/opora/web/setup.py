@@ -10,6 +10,9 @@ from fastapi.staticfiles import StaticFiles
 
 from opora.kit.errors import AppError
 from opora.web.i18n import gettext as _
+from opora.web.portal import account_pages as portal_account
+from opora.web.portal import common as portal_common
+from opora.web.portal import kb_pages as portal_kb
 from opora.web.templating import env, is_htmx
 from opora.web.ui import admin_pages, inbox, session_pages, ticket_page, workspace_parts
 from opora.web.ui.deps import LoginRequired
@@ -18,7 +21,16 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 def mount(app: FastAPI) -> None:
-    for module in (session_pages, inbox, ticket_page, workspace_parts, admin_pages):
+    # The portal's account pages first: /help/{lang}/login must not be read as anything else.
+    for module in (
+        session_pages,
+        inbox,
+        ticket_page,
+        workspace_parts,
+        admin_pages,
+        portal_account,
+        portal_kb,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     app.mount("/widget/static", StaticFiles(directory=Path(__file__).parent / "widget"), name="widget")
@@ -31,6 +43,10 @@ def mount(app: FastAPI) -> None:
         return RedirectResponse(target, status_code=303)
 
     def html_error(request: Request, exc: AppError) -> Response | None:
+        if request.url.path == portal_common.PREFIX or request.url.path.startswith(
+            portal_common.PREFIX + "/"
+        ):
+            return portal_common.error_page(request, exc)
         return error_page(request, exc) if wants_html_error(request) else None
 
     # kit.http's error handler asks this first, so API answers stay JSON and pages get a page.

@@ -15,6 +15,8 @@ from opora.web.templating import render
 from opora.web.ui import (
     admin_canned,
     admin_channels,
+    admin_kb,
+    admin_kb_taxonomy,
     admin_ops,
     admin_people,
     admin_repository,
@@ -48,5 +50,7 @@ for _module in (
     admin_routing,
     admin_rules,
     admin_webhooks,
+    admin_kb,
+    admin_kb_taxonomy,
 ):
     router.include_router(_module.router)

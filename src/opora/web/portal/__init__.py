@@ -1,0 +1,1 @@
+"""The public customer portal (``/help``): knowledge-base pages and the customer's own requests."""
