@@ -20,6 +20,7 @@ from opora.web.ui import (
     admin_repository,
     admin_routing,
     admin_rules,
+    admin_segments,
     admin_sla,
     admin_webhooks,
 )
@@ -47,6 +48,7 @@ for _module in (
     admin_sla,
     admin_routing,
     admin_rules,
+    admin_segments,
     admin_webhooks,
 ):
     router.include_router(_module.router)
