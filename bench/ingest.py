@@ -40,6 +40,7 @@ from tests.support import services  # noqa: E402
 from opora.channels import registry  # noqa: E402
 from opora.channels.models import Channel  # noqa: E402
 from opora.config import Settings  # noqa: E402
+from opora.events import reactions  # noqa: E402
 from opora.inbox import service as inbox  # noqa: E402
 from opora.inbox.models import InboundPayload  # noqa: E402
 from opora.jobs.worker import Worker  # noqa: E402
@@ -236,7 +237,19 @@ async def main() -> None:
     parser.add_argument("-n", type=int, default=2000)
     parser.add_argument("--receive-batch", type=int, nargs="+", default=[1, 20])
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"])
+    parser.add_argument(
+        "--without-reactor",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="leave out a registered reactor (e.g. customers.figures) to measure what it costs",
+    )
     args = parser.parse_args()
+    reactions.discover()
+    unknown = set(args.without_reactor) - set(reactions.registered())
+    if unknown:
+        parser.error(f"no reactor named {sorted(unknown)[0]!r}; known: {', '.join(reactions.registered())}")
+    reactions._registry[:] = [r for r in reactions._registry if r.name not in args.without_reactor]
     registry.register(TYPE, FakeChat)
     bodies = workload(args.n)
     print(

@@ -85,10 +85,13 @@ async def test_merge_moves_identities_tickets_and_messages(
         events = (await uow.session.scalars(select(TicketEvent).order_by(TicketEvent.id))).all()
     assert owners == {kept: survivor["id"], moved[0]: survivor["id"], moved[1]: survivor["id"]}
     assert authors == {survivor["id"]}
+    # The survivor took the merged record's manual segment: its open ticket hears of it.
     assert [(e.ticket_id, e.kind, e.actor_type, e.actor_id) for e in events] == [
-        (ticket_id, "customer_merged", "agent", desk.olga.id) for ticket_id in moved
+        (kept, "customer_segment_changed", "agent", desk.olga.id),
+        *((ticket_id, "customer_merged", "agent", desk.olga.id) for ticket_id in moved),
     ]
-    assert events[0].data == {"customer_id": {"old": merged["id"], "new": survivor["id"]}}
+    assert events[0].data["segment"] == {"old": None, "new": "vip"}
+    assert events[1].data == {"customer_id": {"old": merged["id"], "new": survivor["id"]}}
 
 
 async def test_chains_stay_one_hop(client: httpx.AsyncClient, desk: Desk) -> None:

@@ -130,10 +130,29 @@ def _dump_contains(dump: dict[str, list[tuple[Any, ...]]], needle: str) -> list[
     return hits
 
 
+async def created_report(client: httpx.AsyncClient, desk: Desk) -> list[tuple[str | None, int]]:
+    """The "tickets created" report of the last day, per channel: what a supervisor sees."""
+    now = utcnow()
+    r = await client.get(
+        "/api/v1/analytics/reports/created",
+        params={
+            "start": (now - timedelta(days=1)).isoformat(),
+            "end": (now + timedelta(minutes=1)).isoformat(),
+            "dimension": "channel",
+        },
+        headers=desk.supervisor_h,
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    return [(None, body["total"]["count"]), *((row["key"], row["count"]) for row in body["rows"])]
+
+
 async def test_erasure_leaves_no_personal_data(
     client: httpx.AsyncClient, desk: Desk, runtime: Runtime
 ) -> None:
     customer_id, _ticket = await customer_with_history(client, desk, runtime)
+    report = await created_report(client, desk)
+    assert report[0] == (None, 1)
     before = await snapshot(runtime)
     refused = [
         client.post(
@@ -170,6 +189,7 @@ async def test_erasure_leaves_no_personal_data(
     async with runtime.db.uow() as uow:
         assert await uow.session.scalar(select(func.count()).select_from(Ticket)) == 1
         assert await uow.session.scalar(select(func.count()).select_from(Message)) == 2
+    assert await created_report(client, desk) == report  # reports still count the ticket
     customer = (await client.get(f"{CUSTOMERS}/{customer_id}", headers=desk.admin_h)).json()
     assert (
         customer["erased_at"] is not None and customer["orders_count"] == 1 and customer["identities"] == []

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from opora.customers import figures
+from opora.customers.figures import Figures
 from opora.sla.calendar import CALENDAR_24_7, BusinessCalendar
 from opora.tickets.lifecycle import Status
 from opora.tickets.models import AuthorType, Direction, Priority
@@ -58,6 +60,7 @@ class TicketView:
     customer_segment: str | None
     created_at: datetime
     last_customer_message_at: datetime | None
+    customer_figures: Figures | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +138,16 @@ class FieldSpec:
     ops: Mapping[str, Checker]
 
 
+def _figure(field: str) -> Checker:
+    def check(value: Any, path: str) -> Any:
+        try:
+            return figures.check(field, value)
+        except ValueError as exc:
+            raise ConditionError(str(exc), path) from None
+
+    return check
+
+
 def _equality(value: Checker) -> FieldSpec:
     return FieldSpec({"is": value, "is_not": value, "in": _list_of(value), "not_in": _list_of(value)})
 
@@ -161,13 +174,20 @@ FIELDS: dict[str, FieldSpec] = {
     "message.author_type": _equality(_choice([a.value for a in AuthorType])),
     "message.internal": FieldSpec({"is": _boolean}),
     "customer.segment": _equality(_text(nullable=True)),
+    **{name: FieldSpec(dict.fromkeys(figures.OPERATORS, _figure(name))) for name in figures.FIELDS},
     "business_hours": FieldSpec({"is": _choice(["open", "closed"])}),
     "minutes_since_created": FieldSpec({"more_than": _minutes, "less_than": _minutes}),
     "minutes_since_customer_message": FieldSpec({"more_than": _minutes, "less_than": _minutes}),
 }
 
 
-def validate(raw: Any, path: str = "conditions") -> dict[str, list[dict[str, Any]]]:
+# Segment rules judge a customer, not a ticket: only the lifetime figures apply.
+FIGURE_FIELDS: dict[str, FieldSpec] = {name: FIELDS[name] for name in figures.FIELDS}
+
+
+def validate(
+    raw: Any, path: str = "conditions", *, fields: Mapping[str, FieldSpec] = FIELDS
+) -> dict[str, list[dict[str, Any]]]:
     """Return the normalised conditions or raise :class:`ConditionError` naming the bad part."""
     if raw is None:
         return {"all": [], "any": []}
@@ -182,22 +202,22 @@ def validate(raw: Any, path: str = "conditions") -> dict[str, list[dict[str, Any
         if not isinstance(items, list):
             raise ConditionError("must be a list of conditions", f"{path}.{group}")
         for index, item in enumerate(items):
-            result[group].append(_validate_one(item, f"{path}.{group}[{index}]"))
+            result[group].append(_validate_one(item, f"{path}.{group}[{index}]", fields))
     if len(result["all"]) + len(result["any"]) > MAX_CONDITIONS:
         raise ConditionError(f"at most {MAX_CONDITIONS} conditions", path)
     return result
 
 
-def _validate_one(item: Any, path: str) -> dict[str, Any]:
+def _validate_one(item: Any, path: str, fields: Mapping[str, FieldSpec]) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise ConditionError("a condition is an object {field, op, value}", path)
     unknown = set(item) - {"field", "op", "value"}
     if unknown:
         raise ConditionError(f"unknown key {sorted(unknown)[0]!r}", path)
     field = item.get("field")
-    spec = FIELDS.get(field) if isinstance(field, str) else None
+    spec = fields.get(field) if isinstance(field, str) else None
     if spec is None:
-        raise ConditionError(f"unknown field {field!r}; known: {', '.join(FIELDS)}", f"{path}.field")
+        raise ConditionError(f"unknown field {field!r}; known: {', '.join(fields)}", f"{path}.field")
     op = item.get("op")
     checker = spec.ops.get(op) if isinstance(op, str) else None
     if checker is None:
@@ -216,11 +236,18 @@ def fold(text: str) -> str:
 
 
 def matches(conditions: Mapping[str, Sequence[Mapping[str, Any]]], ctx: Context) -> bool:
+    return combine(conditions, lambda c: holds(c, ctx))
+
+
+def combine(
+    conditions: Mapping[str, Sequence[Mapping[str, Any]]], test: Callable[[Mapping[str, Any]], bool]
+) -> bool:
+    """Every condition of ``all`` and, if ``any`` has some, one of them: the rule of both groups."""
     every = conditions.get("all") or []
     some = conditions.get("any") or []
-    if not all(holds(c, ctx) for c in every):
+    if not all(test(c) for c in every):
         return False
-    return not some or any(holds(c, ctx) for c in some)
+    return not some or any(test(c) for c in some)
 
 
 def holds(condition: Mapping[str, Any], ctx: Context) -> bool:
@@ -247,6 +274,8 @@ def holds(condition: Mapping[str, Any], ctx: Context) -> bool:
         if op == "includes_all":
             return wanted <= ticket.tags
         return not wanted & ticket.tags
+    if field in figures.FIELDS:
+        return figures.holds(ticket.customer_figures, field, op, value)
     if field == "business_hours":
         is_open = ctx.calendar.is_open(ctx.now)
         return is_open if value == "open" else not is_open

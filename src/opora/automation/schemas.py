@@ -22,6 +22,8 @@ TRIGGER_KINDS = (
     "sla_warning",
     "sla_breached",
     "csat_received",
+    # Recorded on the customer's open tickets when a person or a segment rule changes the segment.
+    "customer_segment_changed",
 )
 
 

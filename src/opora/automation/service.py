@@ -33,6 +33,7 @@ from opora.automation.schemas import (
     WebhookUpdate,
     WebhookWithSecret,
 )
+from opora.customers import figures
 from opora.customers.models import Customer
 from opora.db import UnitOfWork
 from opora.kit import safe_http
@@ -107,6 +108,8 @@ def view_of(state: TicketState) -> TicketView:
         customer_segment=getattr(state.customer, "segment", None),
         created_at=ticket.created_at,
         last_customer_message_at=ticket.last_customer_message_at,
+        # Columns of the customer row loaded above: a figure condition costs no query.
+        customer_figures=figures.of(state.customer) if state.customer is not None else None,
     )
 
 

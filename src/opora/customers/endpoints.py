@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from opora.auth.deps import CurrentPrincipal, Uow, Writer
-from opora.customers import profile, service
+from opora.customers import profile, segment_endpoints, segment_rules, service
 from opora.customers.identity import MAX_VALUE_LENGTH
 from opora.customers.models import IdentityKind
 from opora.customers.schemas import (
@@ -29,6 +29,7 @@ from opora.customers.schemas import (
     NoteIn,
     NoteOut,
     ProfileOut,
+    SegmentChangeOut,
     SuggestionOut,
     TimelineOut,
     UnmergeIn,
@@ -38,6 +39,8 @@ from opora.kit.schema import Page
 from opora.privacy.access import log_access
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
+# First, so that /segment-rules is not read as a customer id.
+router.include_router(segment_endpoints.router)
 
 CustomerIdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
@@ -68,8 +71,8 @@ async def list_customers(
 
 
 @router.post("", status_code=201)
-async def create_customer(data: CustomerCreate, uow: Uow, _writer: Writer) -> CustomerOut:
-    customer = await service.create_customer(uow, data)
+async def create_customer(data: CustomerCreate, uow: Uow, writer: Writer) -> CustomerOut:
+    customer = await service.create_customer(uow, data, actor=writer.actor)
     return (await service.customer_out(uow, [customer]))[0]
 
 
@@ -82,9 +85,10 @@ async def get_customer(customer_id: CustomerIdPath, uow: Uow, _principal: Curren
 
 @router.patch("/{customer_id}")
 async def update_customer(
-    customer_id: CustomerIdPath, data: CustomerUpdate, uow: Uow, _writer: Writer
+    customer_id: CustomerIdPath, data: CustomerUpdate, uow: Uow, writer: Writer
 ) -> CustomerOut:
-    customer = await service.update_customer(uow, customer_id, data)
+    """A segment set here is manual: rules never change it; null hands it back to the rules."""
+    customer = await service.update_customer(uow, customer_id, data, actor=writer.actor)
     return (await service.customer_out(uow, [customer]))[0]
 
 
@@ -167,3 +171,11 @@ async def delete_note(
     customer_id: CustomerIdPath, note_id: Annotated[int, Path(ge=1, le=MAX_ID)], uow: Uow, writer: Writer
 ) -> None:
     await profile.delete_note(uow, writer, customer_id, note_id)
+
+
+@router.get("/{customer_id}/segment-history")
+async def segment_history(
+    customer_id: CustomerIdPath, uow: Uow, _principal: CurrentPrincipal
+) -> list[SegmentChangeOut]:
+    """Every change of the customer's segment, newest first (the last 100)."""
+    return [SegmentChangeOut.model_validate(c) for c in await segment_rules.history(uow, customer_id)]

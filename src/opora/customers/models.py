@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opora.db import Base, BigId, JsonType, UTCDateTime
@@ -39,6 +39,14 @@ class Customer(Base):
     total_spent_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     spend_currency: Mapped[str | None] = mapped_column(String(3))
     last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The other lifetime figures, kept the same way (opora.customers.figures) on ticket creation,
+    # ratings, merges and by the periodic refresh; the CSAT average is csat_total / csat_count.
+    tickets_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    csat_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    csat_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Who chose the segment: "manual" (an agent, an admin or the shop; rules never change it) or
+    # "rule" (a segment rule; re-evaluated whenever the figures change). None: no segment.
+    segment_source: Mapped[str | None] = mapped_column(String(10))
     # Personal data was erased (152-FZ / GDPR request); the row stays for aggregate figures.
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when this record was merged into another one; the survivor holds everything.
@@ -105,4 +113,43 @@ class MergeDismissal(Base):
     low_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
     high_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SegmentSource(StrEnum):
+    MANUAL = "manual"
+    RULE = "rule"
+
+
+class SegmentRule(Base):
+    """An admin's rule "these lifetime figures make this segment"; the first active match wins."""
+
+    __tablename__ = "customer_segment_rules"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    segment: Mapped[str] = mapped_column(String(40))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # {"all": [...], "any": [...]} over the figure fields of opora.customers.figures.
+    conditions: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SegmentChange(Base):
+    """The audit of a customer's segment: every change, by a person or by a rule."""
+
+    __tablename__ = "customer_segment_changes"
+    __table_args__ = (Index("ix_customer_segment_changes_customer", "customer_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    old: Mapped[str | None] = mapped_column(String(40))
+    new: Mapped[str | None] = mapped_column(String(40))
+    source: Mapped[str | None] = mapped_column(String(10))
+    # Plain id, no foreign key: the audit outlives a deleted rule.
+    rule_id: Mapped[int | None] = mapped_column()
+    actor_type: Mapped[str] = mapped_column(String(10))
+    actor_id: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from opora.auth.permissions import Principal, can_see_ticket
-from opora.customers import repository
+from opora.customers import figures, repository
 from opora.customers import suggestions as rules
 from opora.customers.models import Customer, CustomerNote
 from opora.customers.schemas import (
@@ -21,32 +21,22 @@ from opora.db import UnitOfWork
 from opora.kit.errors import Forbidden, InvalidInput, NotFound
 from opora.shop.money import from_minor
 
-# (uow, customer_id) -> (average score, number of responses). Surveys are another module; until
-# one registers here, the profile says "no CSAT data" instead of guessing.
-CsatSource = Callable[[UnitOfWork, int], Awaitable[tuple[float | None, int]]]
-_csat_sources: list[CsatSource] = []
 TIMELINE_LIMIT = 200
 
 
-def register_csat_source(source: CsatSource) -> None:
-    """Called once at import by the module that owns CSAT answers; the last one registered wins."""
-    _csat_sources.append(source)
-
-
 async def lifetime(uow: UnitOfWork, customer: Customer) -> LifetimeOut:
+    """Tickets counted now (exact however a ticket was written); the rest as stored for rules."""
     tickets, open_tickets = await repository.ticket_counts(uow.session, customer.id)
-    csat: tuple[float | None, int] = (None, 0)
-    if _csat_sources:
-        csat = await _csat_sources[-1](uow, customer.id)
+    found = figures.of(customer)
     return LifetimeOut(
         tickets=tickets,
         open_tickets=open_tickets,
-        orders=customer.orders_count or 0,
-        spend=from_minor(customer.total_spent_minor or 0, customer.spend_currency or "RUB"),
-        currency=customer.spend_currency,
+        orders=found.orders,
+        spend=found.spend,
+        currency=found.currency,
         last_order_at=customer.last_order_at,
-        csat_average=csat[0],
-        csat_responses=csat[1],
+        csat_average=found.csat_average,
+        csat_responses=found.csat_responses,
     )
 
 

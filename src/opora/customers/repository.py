@@ -18,9 +18,12 @@ from opora.customers.models import (
     CustomerNote,
     CustomerTag,
     MergeDismissal,
+    SegmentChange,
+    SegmentRule,
 )
 from opora.kit.time import utcnow
 from opora.shop.models import Order, OrderStatus
+from opora.surveys.models import CsatSurvey
 from opora.tickets.models import Message, Ticket
 
 
@@ -35,6 +38,14 @@ class CustomerFilter:
 @dataclass(frozen=True)
 class MovedTicket:
     id: int
+    team_id: int | None
+    assignee_id: int | None
+
+
+@dataclass(frozen=True)
+class OpenTicket:
+    id: int
+    customer_id: int
     team_id: int | None
     assignee_id: int | None
 
@@ -338,15 +349,25 @@ async def delete_note(session: AsyncSession, note: CustomerNote) -> None:
 NOT_SPENT = (OrderStatus.CANCELLED.value, OrderStatus.RETURNED.value)
 
 
-async def refresh_order_figures(session: AsyncSession, customer_ids: Sequence[int]) -> None:
-    """Recompute orders_count, spend and last order of these customers from their orders.
+async def customers_for_figures(session: AsyncSession, ids: Sequence[int], *, lock: bool) -> list[Customer]:
+    """The customers, locked in id order on PostgreSQL: a second transaction adding a ticket for
+    the same customer waits, then counts this one's ticket too (its count reads after the lock)."""
+    query = select(Customer).where(Customer.id.in_(sorted(set(ids)))).order_by(Customer.id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return list((await session.scalars(query)).all())
 
-    Spend is summed in the currency most of the customer's orders use; orders in other
-    currencies count as orders but are not converted (no exchange rates in the desk).
+
+async def compute_figures(session: AsyncSession, customer_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The lifetime figures of these customers counted from their rows, as Customer column values.
+
+    Three grouped queries for any number of customers. Spend is summed in the currency most of
+    the customer's orders use; orders in other currencies count as orders but are not converted
+    (no exchange rates in the desk).
     """
     ids = sorted(set(customer_ids))
     if not ids:
-        return
+        return {}
     spent = func.sum(case((Order.status.in_(NOT_SPENT), 0), else_=Order.total_minor))
     rows = await session.execute(
         select(Order.customer_id, Order.currency, func.count(), spent, func.max(Order.placed_at))
@@ -356,20 +377,102 @@ async def refresh_order_figures(session: AsyncSession, customer_ids: Sequence[in
     per: dict[int, list[tuple[str, int, int, datetime | None]]] = {customer_id: [] for customer_id in ids}
     for customer_id, currency, count, total, last in rows:
         per[customer_id].append((currency, int(count), int(total or 0), last))
+    tickets = {
+        customer_id: int(count)
+        for customer_id, count in await session.execute(
+            select(Ticket.customer_id, func.count())
+            .where(Ticket.customer_id.in_(ids), Ticket.merged_into_id.is_(None))
+            .group_by(Ticket.customer_id)
+        )
+    }
+    ratings = {
+        customer_id: (int(count), int(total or 0))
+        for customer_id, count, total in await session.execute(
+            select(CsatSurvey.customer_id, func.count(CsatSurvey.rating), func.sum(CsatSurvey.rating))
+            .where(CsatSurvey.customer_id.in_(ids), CsatSurvey.rating.is_not(None))
+            .group_by(CsatSurvey.customer_id)
+        )
+    }
+    result: dict[int, dict[str, Any]] = {}
     for customer_id, groups in per.items():
         main = max(groups, key=lambda g: (g[1], g[0] == "RUB", g[0]), default=None)
         lasts = [g[3] for g in groups if g[3] is not None]
-        await session.execute(
-            update(Customer)
-            .where(Customer.id == customer_id)
-            .values(
-                orders_count=sum(g[1] for g in groups),
-                total_spent_minor=main[2] if main else 0,
-                spend_currency=main[0] if main else None,
-                last_order_at=max(lasts) if lasts else None,
-            )
-            .execution_options(synchronize_session="fetch")
+        csat_count, csat_total = ratings.get(customer_id, (0, 0))
+        result[customer_id] = {
+            "orders_count": sum(g[1] for g in groups),
+            "total_spent_minor": main[2] if main else 0,
+            "spend_currency": main[0] if main else None,
+            "last_order_at": max(lasts) if lasts else None,
+            "tickets_count": int(tickets.get(customer_id, 0)),
+            "csat_count": csat_count,
+            "csat_total": csat_total,
+        }
+    return result
+
+
+async def open_tickets_of(session: AsyncSession, customer_ids: Sequence[int]) -> list[OpenTicket]:
+    """Tickets not yet solved or closed of these customers (they hear of a segment change)."""
+    if not customer_ids:
+        return []
+    rows = await session.execute(
+        select(Ticket.id, Ticket.customer_id, Ticket.team_id, Ticket.assignee_id)
+        .where(
+            Ticket.customer_id.in_(sorted(set(customer_ids))),
+            Ticket.merged_into_id.is_(None),
+            Ticket.status.not_in(("solved", "closed")),
         )
+        .order_by(Ticket.id)
+    )
+    return [OpenTicket(*row) for row in rows]
+
+
+async def customer_ids_of_tickets(session: AsyncSession, ticket_ids: Sequence[int]) -> list[int]:
+    if not ticket_ids:
+        return []
+    rows = await session.scalars(
+        select(Ticket.customer_id).where(Ticket.id.in_(sorted(set(ticket_ids)))).distinct()
+    )
+    return sorted(rows.all())
+
+
+async def customer_ids_after(session: AsyncSession, after_id: int, *, limit: int) -> list[int]:
+    """The next customers in id order that can hold a segment (not merged away)."""
+    rows = await session.scalars(
+        select(Customer.id)
+        .where(Customer.id > after_id, Customer.merged_into_id.is_(None))
+        .order_by(Customer.id)
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+# -- segment rules and their audit ---------------------------------------------------------------
+
+
+async def list_segment_rules(session: AsyncSession, *, active_only: bool = False) -> Sequence[SegmentRule]:
+    query = select(SegmentRule).order_by(SegmentRule.position, SegmentRule.id)
+    if active_only:
+        query = query.where(SegmentRule.is_active.is_(True))
+    return (await session.scalars(query)).all()
+
+
+async def get_segment_rule(session: AsyncSession, rule_id: int) -> SegmentRule | None:
+    return await session.get(SegmentRule, rule_id)
+
+
+async def next_segment_rule_position(session: AsyncSession) -> int:
+    found = await session.scalar(select(func.max(SegmentRule.position)))
+    return 0 if found is None else int(found) + 1
+
+
+async def segment_changes(session: AsyncSession, customer_id: int, *, limit: int) -> Sequence[SegmentChange]:
+    query = (
+        select(SegmentChange)
+        .where(SegmentChange.customer_id == customer_id)
+        .order_by(SegmentChange.id.desc())
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
 
 
 async def ticket_counts(session: AsyncSession, customer_id: int) -> tuple[int, int]:

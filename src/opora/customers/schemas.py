@@ -78,6 +78,8 @@ class CustomerOut(Output):
     name: str
     language: str | None
     segment: str | None
+    # "manual" (a person chose it; rules leave it alone), "rule", or null (no segment).
+    segment_source: str | None
     # Any JSON on output: other modules (shop sync) may store what the API would not accept.
     custom_fields: dict[str, Any]
     # Set on a customer that was merged away: clients follow it to the surviving record.
@@ -127,7 +129,7 @@ class LifetimeOut(Output):
     spend: Decimal
     currency: str | None
     last_order_at: datetime | None
-    # Null until a CSAT source is registered (opora.customers.profile.register_csat_source).
+    # Null until the customer has rated a conversation.
     csat_average: float | None
     csat_responses: int
 
@@ -154,3 +156,44 @@ class TimelineOut(Output):
     items: list[TimelineItem]
     # Tickets of teams the caller may not see: counted, not listed.
     hidden_tickets: int
+
+
+class SegmentRuleIn(Input):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    segment: Segment
+    # {"all": [...], "any": [...]} over customer.tickets / orders / spend / csat_average.
+    conditions: dict[str, Any]
+    is_active: bool = True
+
+
+class SegmentRuleUpdate(Input):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    segment: Segment | None = None
+    conditions: dict[str, Any] | None = None
+    is_active: bool | None = None
+
+
+class SegmentRuleOut(Output):
+    id: int
+    name: str
+    segment: str
+    position: int
+    conditions: dict[str, Any]
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class SegmentRuleOrder(Input):
+    rule_ids: list[CustomerId] = Field(max_length=1000)
+
+
+class SegmentChangeOut(Output):
+    id: int
+    old: str | None
+    new: str | None
+    source: str | None
+    rule_id: int | None
+    actor_type: str
+    actor_id: int | None
+    created_at: datetime

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.exc import IntegrityError
 
 from opora.customers import identity as ident
-from opora.customers import repository
+from opora.customers import repository, segments
 from opora.customers.models import Customer, CustomerIdentity, CustomerMerge, IdentityKind
 from opora.customers.repository import CustomerFilter, MovedTicket
 from opora.customers.schemas import (
@@ -130,14 +130,13 @@ async def check_identity_free(
     )
 
 
-async def create_customer(uow: UnitOfWork, data: CustomerCreate) -> Customer:
+async def create_customer(uow: UnitOfWork, data: CustomerCreate, *, actor: Actor = SYSTEM) -> Customer:
     identities = await check_new_identities(uow, data.identities)
     if not data.name and not identities:
         raise InvalidInput("Give the customer a name or at least one identity.", field="name")
     customer = Customer(
         name=data.name,
         language=data.language,
-        segment=data.segment,
         custom_fields={k: v for k, v in data.custom_fields.items() if v is not None},
         timezone=check_timezone(data.timezone) if data.timezone else None,
     )
@@ -147,10 +146,13 @@ async def create_customer(uow: UnitOfWork, data: CustomerCreate) -> Customer:
         raise Conflict(
             "One of the identities was just taken by another customer.", field="identities"
         ) from exc
+    await segments.set_manual(uow, customer, data.segment, actor=actor)
     return customer
 
 
-async def update_customer(uow: UnitOfWork, customer_id: int, data: CustomerUpdate) -> Customer:
+async def update_customer(
+    uow: UnitOfWork, customer_id: int, data: CustomerUpdate, *, actor: Actor = SYSTEM
+) -> Customer:
     customer = await get_customer(uow, customer_id)
     check_not_merged(customer)
     changes = data.model_dump(exclude_unset=True)
@@ -175,6 +177,8 @@ async def update_customer(uow: UnitOfWork, customer_id: int, data: CustomerUpdat
         if tags is None:
             raise InvalidInput("tags cannot be null; send [] to remove every tag.", field="tags")
         await repository.set_tags(uow.session, customer.id, sorted(set(tags)))
+    if "segment" in changes:
+        await segments.set_manual(uow, customer, changes.pop("segment"), actor=actor)
     for key, value in changes.items():
         setattr(customer, key, value)
     customer.updated_at = utcnow()
@@ -233,7 +237,8 @@ async def merge(uow: UnitOfWork, survivor_id: int, merged_id: int, *, actor: Act
     """Fold ``merged_id`` into ``survivor_id``; return the survivor.
 
     Identities, tickets and customer messages move to the survivor, which keeps its own profile
-    and takes from the merged record only what it lacks (name, language, segment, custom fields).
+    and takes from the merged record only what it lacks (name, language, custom fields, and a
+    segment a person chose if its own is not one).
     The merged row stays with ``merged_into_id`` set, so old links still resolve. Every moved
     ticket gets a "customer_merged" event.
     """
@@ -259,6 +264,10 @@ async def merge(uow: UnitOfWork, survivor_id: int, merged_id: int, *, actor: Act
     tags = await repository.tags_by_customer(uow.session, [survivor.id, merged.id])
     added_tags = sorted(set(tags[merged.id]) - set(tags[survivor.id]))
     absorbed = _absorb(survivor, merged)
+    if not segments.is_manual(survivor) and segments.is_manual(merged):
+        # A person's choice ("blocked") on either record outweighs what rules gave the survivor.
+        absorbed["segment"] = merged.segment
+        await segments.set_manual(uow, survivor, merged.segment, actor=actor)
     await repository.move_rows(uow.session, moved, from_id=merged.id, to_id=survivor.id)
     await repository.add_tags(uow.session, survivor.id, added_tags)
     moved["tags"] = added_tags
@@ -277,8 +286,8 @@ async def merge(uow: UnitOfWork, survivor_id: int, merged_id: int, *, actor: Act
             created_at=now,
         ),
     )
-    await repository.refresh_order_figures(uow.session, [survivor.id, merged.id])
     await uow.session.flush()
+    await segments.refresh(uow, [survivor.id, merged.id], actor=actor)
     tickets = await repository.tickets_brief(uow.session, moved["tickets"], survivor.id)
     await _record_moves(uow, tickets, "customer_merged", merged.id, survivor.id, actor)
     return survivor
@@ -311,12 +320,15 @@ async def unmerge(uow: UnitOfWork, survivor_id: int, merged_id: int, *, actor: A
     await repository.move_rows(uow.session, moved, from_id=survivor.id, to_id=merged.id)
     await repository.remove_tags(uow.session, survivor.id, moved.get("tags") or [])
     _give_back(survivor, record.absorbed or {})
+    given_segment = (record.absorbed or {}).get("segment")
+    if given_segment is not None and survivor.segment == given_segment and segments.is_manual(survivor):
+        await segments.set_manual(uow, survivor, None, actor=actor)
     now = utcnow()
     merged.merged_into_id = None
     merged.updated_at = survivor.updated_at = now
     record.undone_at = now
-    await repository.refresh_order_figures(uow.session, [survivor.id, merged.id])
     await uow.session.flush()
+    await segments.refresh(uow, [survivor.id, merged.id], actor=actor)
     tickets = await repository.tickets_brief(uow.session, moved.get("tickets") or [], merged.id)
     await _record_moves(uow, tickets, "customer_unmerged", survivor.id, merged.id, actor)
     return merged
@@ -337,7 +349,8 @@ async def _record_moves(
         )
 
 
-_ABSORBED_FIELDS = ("name", "language", "segment", "timezone")
+# The segment is absorbed apart (see merge): a rule's segment is recomputed, a person's is kept.
+_ABSORBED_FIELDS = ("name", "language", "timezone")
 
 
 def _absorb(survivor: Customer, merged: Customer) -> dict[str, Any]:
@@ -413,6 +426,7 @@ async def customer_out(uow: UnitOfWork, customers: Sequence[Customer]) -> list[C
             name=c.name,
             language=c.language,
             segment=c.segment,
+            segment_source=c.segment_source,
             custom_fields=c.custom_fields or {},
             merged_into_id=c.merged_into_id,
             identities=[IdentityOut.model_validate(i) for i in identities.get(c.id, [])],

@@ -14,8 +14,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Query, Request
 
 from opora.auth.deps import Admin, CurrentPrincipal, RuntimeDep, Uow
+from opora.customers import segments
 from opora.customers import service as customers
 from opora.customers.schemas import MAX_ID, CustomerOut
+from opora.events.service import SYSTEM
 from opora.kit.errors import InvalidInput, NotFound, PayloadTooLarge, Unauthenticated
 from opora.shop import csv_import, service, signing
 from opora.shop.adapters import PARSERS, Buyer, PayloadError
@@ -139,8 +141,9 @@ async def push_customer(
     )
     assert customer_id is not None  # external_id is required, so there is always an identity
     customer = await customers.get_customer(uow, customer_id)
-    if data.segment and not customer.segment:
-        customer.segment = data.segment  # the desk's own segmentation wins over the shop's
+    if data.segment and not segments.is_manual(customer):
+        # The shop's segment is a person's choice over there; the desk's own manual one wins.
+        await segments.set_manual(uow, customer, data.segment, actor=SYSTEM)
     return (await customers.customer_out(uow, [customer]))[0]
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from opora.customers import identity as ident
 from opora.customers import repository as customers_repo
+from opora.customers import segments
 from opora.customers import service as customers
 from opora.customers.models import Customer, IdentityKind
 from opora.db import UnitOfWork
@@ -187,9 +188,8 @@ async def upsert_order(uow: UnitOfWork, shop: Shop, data: OrderData) -> tuple[Or
             assert found is not None
             return found, "unchanged"
     await uow.session.flush()
-    await customers_repo.refresh_order_figures(
-        uow.session, [c for c in (old_customer, order.customer_id) if c is not None]
-    )
+    # The figures move with the order, and a rule may now put the customer into a segment.
+    await segments.refresh(uow, [c for c in (old_customer, order.customer_id) if c is not None])
     return order, outcome
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from opora.customers.profile import register_csat_source
 from opora.db import UnitOfWork
 from opora.events.reactions import Fact, reactor
-from opora.surveys import repository, service
+from opora.surveys import service
 
 
 def solved(fact: Fact) -> bool:
@@ -22,12 +21,3 @@ async def schedule(uow: UnitOfWork, facts: Sequence[Fact]) -> None:
     ticket_ids = sorted({f.ticket_id for f in facts if solved(f)})
     if ticket_ids:
         await service.schedule_for_solved(uow, ticket_ids)
-
-
-async def _customer_csat(uow: UnitOfWork, customer_id: int) -> tuple[float | None, int]:
-    return await repository.csat_of_customer(uow.session, customer_id)
-
-
-# The customer profile shows the CSAT average; this module owns the answers. Registered here because
-# every process imports the reactions modules at start-up.
-register_csat_source(_customer_csat)

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opora.agents.models import Agent, Role
@@ -160,16 +160,3 @@ async def conversations(
         if len(kept) < per_ticket:
             kept.append(message)
     return {tid: list(reversed(kept)) for tid, kept in result.items()}
-
-
-async def csat_of_customer(session: AsyncSession, customer_id: int) -> tuple[float | None, int]:
-    """Average rating and number of answers of one customer (the profile's lifetime figures)."""
-    row = (
-        await session.execute(
-            select(func.avg(CsatSurvey.rating), func.count(CsatSurvey.rating)).where(
-                CsatSurvey.customer_id == customer_id, CsatSurvey.rating.is_not(None)
-            )
-        )
-    ).one()
-    average, count = row
-    return (round(float(average), 2) if average is not None else None, int(count))

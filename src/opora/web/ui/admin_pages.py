@@ -22,6 +22,7 @@ from opora.web.ui import (
     admin_repository,
     admin_routing,
     admin_rules,
+    admin_segments,
     admin_sla,
     admin_webhooks,
 )
@@ -49,6 +50,7 @@ for _module in (
     admin_sla,
     admin_routing,
     admin_rules,
+    admin_segments,
     admin_webhooks,
     admin_kb,
     admin_kb_taxonomy,
