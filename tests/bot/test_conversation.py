@@ -75,7 +75,7 @@ async def test_answered_then_no_hands_off_with_the_sla_promise_and_a_note(runtim
     await say(runtime, channel, "I want to return an item")
     article_reply = (await timeline(runtime))[1][2]
     assert article_reply.startswith("Returns within 14 days\nReturn any item within 14 days")
-    assert "https://desk.test/help/en/returns" in article_reply
+    assert "https://desk.test/help/en/articles/returns" in article_reply
     await say(runtime, channel, "no")
     state = await conv(runtime)
     assert (state.status, state.end_reason) == ("handed_off", "not_helped")

@@ -36,7 +36,7 @@ async def test_suggestions_while_typing_are_portal_links(
     )
     assert r.status_code == 200, r.text
     assert r.headers["access-control-allow-origin"] == "*"
-    url = f"{runtime.settings.public_url}/help/ru/{public['slug']}"
+    url = f"{runtime.settings.public_url}/help/ru/articles/{public['slug']}"
     assert r.json() == {"articles": [{"title": "Доставка по Москве", "url": url}]}
     short = await client.get("/widget/v1/suggest", params={"channel": KEY, "q": "до"}, headers=shop)
     assert short.json() == {"articles": []}

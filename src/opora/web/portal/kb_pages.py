@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from opora.auth.deps import Uow
+from opora.kb import links as kb_links
 from opora.kb import service as kb
 from opora.kb.models import KbArticle, KbCategory, KbSection
 from opora.kb.search import service as search
@@ -32,7 +33,7 @@ PUBLIC_CACHE = {"Cache-Control": "public, max-age=60"}
 
 
 def article_url(article: KbArticle) -> str:
-    return f"{PREFIX}/{article.language}/articles/{article.slug}"
+    return kb_links.article_path(article.language, article.slug)
 
 
 async def _taxon(
@@ -58,7 +59,7 @@ async def sitemap(request: Request, uow: Uow) -> Response:
     base = str(request.app.state.runtime.settings.public_url)
     urls = [f"<url><loc>{escape(base)}{PREFIX}/{lang}</loc></url>" for lang in ("ru", "en")]
     for language, slug, updated_at in await kb.public_links(uow, limit=SITEMAP_LIMIT):
-        loc = escape(f"{base}{PREFIX}/{language}/articles/{slug}")
+        loc = escape(kb_links.article_url(base, language, slug))
         urls.append(f"<url><loc>{loc}</loc><lastmod>{updated_at.date().isoformat()}</lastmod></url>")
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
