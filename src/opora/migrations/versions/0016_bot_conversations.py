@@ -1,7 +1,7 @@
 """bot conversations and per-channel bot settings
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-11-23 15:00:00
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import opora.db
 
 revision: str = "0016"
-down_revision: str | None = "0014"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
