@@ -7,6 +7,7 @@ on a migrated database that is emptied after the test.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 import opora.models  # noqa: F401
 from opora.app import create_app
@@ -76,13 +78,24 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
 async def _empty_tables(rt: Runtime) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    async with rt.db.engine.begin() as conn:
-        if rt.db.is_sqlite:
+    if rt.db.is_sqlite:
+        async with rt.db.engine.begin() as conn:
             for name in tables:
                 await conn.execute(text(f'DELETE FROM "{name}"'))
-        else:
-            quoted = ", ".join(f'"{n}"' for n in tables)
-            await conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        return
+    quoted = ", ".join(f'"{n}"' for n in tables)
+    # A browser test's server process may still be reading (a live stream, its worker) while the
+    # test empties the tables; TRUNCATE's exclusive locks can then deadlock with it. PostgreSQL
+    # aborts one side, so try again rather than leave rows behind for the next test.
+    for attempt in range(5):
+        try:
+            async with rt.db.engine.begin() as conn:
+                await conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError as exc:
+            if "deadlock" not in str(exc) or attempt == 4:
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))
 
 
 @pytest.fixture
