@@ -11,14 +11,14 @@ from fastapi.staticfiles import StaticFiles
 from opora.kit.errors import AppError
 from opora.web.i18n import gettext as _
 from opora.web.templating import env, is_htmx
-from opora.web.ui import admin_pages, inbox, session_pages, ticket_page, workspace_parts
+from opora.web.ui import admin_pages, assist_panel, inbox, session_pages, ticket_page, workspace_parts
 from opora.web.ui.deps import LoginRequired
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
 def mount(app: FastAPI) -> None:
-    for module in (session_pages, inbox, ticket_page, workspace_parts, admin_pages):
+    for module in (session_pages, inbox, ticket_page, workspace_parts, assist_panel, admin_pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     app.mount("/widget/static", StaticFiles(directory=Path(__file__).parent / "widget"), name="widget")
