@@ -5,10 +5,14 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import select
 
-from opora.assist import templates
+from opora.agents.models import Role
+from opora.assist import service, templates
 from opora.assist.models import AssistSettings
+from opora.auth.permissions import Principal
+from opora.bot import service as bot_service
 from opora.runtime import Runtime
 from tests.assist.conftest import open_ticket
+from tests.bot.fakes import WordHashEmbedder
 from tests.support.factories import Desk
 
 CALM = "Подскажите, можно ли оплатить заказ при получении?"
@@ -111,3 +115,43 @@ def test_templates_rank_by_intent_topic_and_words() -> None:
     # Variables are not words: a customer writing about "name" finds no template by it.
     assert templates.rank(pool, query=["name", "first", "customer"], topic=None, intent=None) == []
     assert templates.rank([], query=query, topic="delivery", intent="x") == []
+
+
+async def test_the_panel_puts_the_template_of_the_bots_intent_first(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime
+) -> None:
+    async with runtime.db.uow() as uow:
+        await bot_service.load_starter(uow, "en")
+    async with runtime.db.uow() as uow:
+        model = await bot_service.train(uow, "en", embedder=WordHashEmbedder())
+        await bot_service.activate(uow, model.id)
+    made: dict[str, int] = {}
+    templates_made: list[tuple[str, str, list[str]]] = [
+        ("Refund timing", "The refund reaches your card within 10 days.", ["refunds"]),
+        ("Parcel on its way", "Your parcel {{order.number}} is on its way.", ["order_status"]),
+        ("Order status", "Your order status is shown here.", []),
+    ]
+    for title, body, tags in templates_made:
+        r = await client.post(
+            "/api/v1/canned",
+            json={"title": title, "body": body, "tags": tags, "shared": True, "language": "en"},
+            headers=desk.admin_h,
+        )
+        assert r.status_code == 201, r.text
+        made[tags[0] if tags else "faq"] = r.json()["id"]
+    ticket = await open_ticket(
+        client,
+        desk.olga_h,
+        team_id=desk.support.id,
+        text="what is the status of order 12345",
+        language="en",
+    )
+    principal = Principal(desk.olga.id, Role(desk.olga.role), frozenset({desk.support.id}), "session")
+    async with runtime.db.uow() as uow:
+        with_intent = await service.panel(uow, principal, ticket, embedder=WordHashEmbedder())
+        without = await service.panel(uow, principal, ticket)  # no encoder loaded: words and topic only
+    assert with_intent.intent == "order_status"
+    # By words alone the generic template fits best; the intent's tag puts the specific one first.
+    assert [t.id for t in with_intent.templates] == [made["order_status"], made["faq"]]
+    assert without.intent is None
+    assert [t.id for t in without.templates] == [made["faq"], made["order_status"]]

@@ -198,10 +198,6 @@ async def solved_ticket_ids(session: AsyncSession, *, after_id: int, limit: int)
     return [int(i) for i in (await session.scalars(query)).all()]
 
 
-async def max_ticket_id(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.max(Ticket.id))) or 0)
-
-
 async def get_settings(session: AsyncSession, *, for_update: bool = False) -> AssistSettings | None:
     query = select(AssistSettings).where(AssistSettings.id == 1)
     if for_update:

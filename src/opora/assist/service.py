@@ -15,7 +15,7 @@ from opora.assist import templates as ranking
 from opora.assist.models import AssistSettings
 from opora.auth.permissions import Principal, can_see_ticket
 from opora.bot import service as bot_service
-from opora.bot.embeddings import shared_embedder
+from opora.bot.embeddings import Embedder, shared_embedder
 from opora.canned import service as canned_service
 from opora.canned.models import CannedResponse
 from opora.db import UnitOfWork
@@ -121,12 +121,15 @@ async def similar_tickets(
 # ---- Suggested templates --------------------------------------------------------------------
 
 
-async def _intent(uow: UnitOfWork, text: str, language: str | None) -> str | None:
+async def _intent(uow: UnitOfWork, text: str, language: str | None, embedder: Embedder | None) -> str | None:
     """The bot's intent for the text, only when the encoder is already in memory: loading it
     takes seconds, and a page must not wait for that."""
-    if not text or language not in ("ru", "en") or not shared_embedder().loaded:
+    if embedder is None:
+        shared = shared_embedder()
+        embedder = shared if shared.loaded else None
+    if not text or language not in ("ru", "en") or embedder is None:
         return None
-    prediction = await bot_service.classify(uow, text, language)
+    prediction = await bot_service.classify(uow, text, language, embedder=embedder)
     return None if prediction.abstained else prediction.intent
 
 
@@ -158,13 +161,16 @@ class Panel:
     intent: str | None = None
 
 
-async def panel(uow: UnitOfWork, principal: Principal, ticket_id: int) -> Panel:
-    """Everything the assistance panel shows, in a fixed number of queries."""
+async def panel(
+    uow: UnitOfWork, principal: Principal, ticket_id: int, *, embedder: Embedder | None = None
+) -> Panel:
+    """Everything the assistance panel shows, in a fixed number of queries. ``embedder`` is the
+    bot's sentence encoder; by default the process's own, and only if it is loaded already."""
     ticket = await visible_ticket(uow, principal, ticket_id)
     messages = await repo.latest_customer_messages(uow.session, ticket.id, limit=QUERY_MESSAGES)
     texts = [text for text, _ in messages]
     query = similar.query_stems([*texts, ticket.subject])
-    intent = await _intent(uow, texts[0] if texts else ticket.subject, ticket.language)
+    intent = await _intent(uow, texts[0] if texts else ticket.subject, ticket.language, embedder)
     found = Panel(ticket=ticket, intent=intent)
     found.similar = await _similar(uow, principal, ticket.id, query, SIMILAR_LIMIT)
     found.templates = await suggested_templates(uow, principal, ticket, query, intent=intent)
