@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from opora import __version__
 from opora.agents import endpoints as agents_endpoints
 from opora.analytics import endpoints as analytics_endpoints
+from opora.assist import endpoints as assist_endpoints
 from opora.auth import endpoints as auth_endpoints
 from opora.automation import endpoints as automation_endpoints
 from opora.bot import endpoints as bot_endpoints
@@ -119,6 +120,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(sla_endpoints.router)
     app.include_router(routing_endpoints.router)
     app.include_router(kb_endpoints.router)
+    app.include_router(assist_endpoints.router)
     app.include_router(kb_endpoints.public_router)
     app.include_router(bot_endpoints.router)
     app.include_router(analytics_endpoints.router)

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opora.assist.models import SolvedDoc, SolvedTerm
 from opora.automation.models import WebhookDelivery
 from opora.channels.devices.models import DeviceEvent
 from opora.channels.webchat.models import WebchatVisitor
@@ -115,6 +116,9 @@ async def redact_tickets(
     await session.execute(
         update(Ticket).where(Ticket.id.in_(ticket_ids)).values(subject=ERASED, custom_fields={})
     )
+    # The similar-tickets index holds the customer's words as stems: they go with the text.
+    await session.execute(delete(SolvedTerm).where(SolvedTerm.ticket_id.in_(ticket_ids)))
+    await session.execute(delete(SolvedDoc).where(SolvedDoc.ticket_id.in_(ticket_ids)))
     await session.execute(
         update(TicketEvent)
         .where(TicketEvent.ticket_id.in_(ticket_ids), TicketEvent.kind.in_(TEXT_EVENTS))

@@ -14,7 +14,7 @@ from opora.web.portal import account_pages as portal_account
 from opora.web.portal import common as portal_common
 from opora.web.portal import kb_pages as portal_kb
 from opora.web.templating import env, is_htmx
-from opora.web.ui import admin_pages, inbox, session_pages, ticket_page, workspace_parts
+from opora.web.ui import admin_pages, assist_panel, inbox, session_pages, ticket_page, workspace_parts
 from opora.web.ui.deps import LoginRequired
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -27,6 +27,7 @@ def mount(app: FastAPI) -> None:
         inbox,
         ticket_page,
         workspace_parts,
+        assist_panel,
         admin_pages,
         portal_account,
         portal_kb,

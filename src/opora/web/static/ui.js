@@ -223,6 +223,14 @@
       composer.classList.remove("is-note");
       toast(i18n.saved || "", "ok");
     });
+    // Inserted text goes at the cursor; the input event saves the draft and re-runs the tone check.
+    const insertText = (text) => {
+      const start = area.selectionStart || 0;
+      area.value = area.value.slice(0, start) + text + area.value.slice(area.selectionEnd || start);
+      area.focus();
+      area.selectionStart = area.selectionEnd = start + text.length;
+      area.dispatchEvent(new Event("input", { bubbles: true }));
+    };
     // A chosen template is rendered for this ticket and inserted at the cursor.
     document.addEventListener("click", async (event) => {
       const item = event.target.closest("[data-canned-id]");
@@ -235,13 +243,19 @@
         toast(i18n.error || "Error", "error");
         return;
       }
-      const text = await response.text();
-      const start = area.selectionStart || 0;
-      area.value = area.value.slice(0, start) + text + area.value.slice(area.selectionEnd || start);
-      area.focus();
-      area.selectionStart = area.selectionEnd = start + text.length;
+      insertText(await response.text());
       document.getElementById("canned-results").innerHTML = "";
-      saveDraft();
+    });
+    // Suggestions (an article's link or text, the reply of a similar ticket) carry their text.
+    document.addEventListener("click", (event) => {
+      const item = event.target.closest("[data-insert-text]");
+      if (!item) return;
+      event.preventDefault();
+      insertText(item.dataset.insertText);
+    });
+    body.addEventListener("opora:replied", () => {
+      const hints = document.getElementById("tone-hints");
+      if (hints) hints.innerHTML = "";
     });
   }
   body.addEventListener("opora:fields-saved", () => toast(i18n.saved || "", "ok"));

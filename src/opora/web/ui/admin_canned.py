@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from opora.assist import service as assist_service
 from opora.auth.deps import Uow
 from opora.canned import service as canned_service
 from opora.canned.models import CannedLanguage
@@ -103,6 +104,36 @@ async def _form_page(
     return render(request, "ui/admin/template_form.html", context, status_code=status_code)
 
 
+async def _list_page(
+    request: Request,
+    uow: Uow,
+    viewer: Viewer,
+    *,
+    q: str = "",
+    cursor: str | None = None,
+    done: str = "",
+    phrases: str | None = None,
+    errors: Errors | None = None,
+) -> Response:
+    f = CannedFilter(viewer_id=viewer.agent.id, q=q or None, scope="shared")
+    rows, next_cursor = await canned_service.list_canned(
+        uow, viewer.principal, f, limit=PAGE_SIZE, cursor=cursor
+    )
+    if phrases is None:
+        phrases = "\n".join(await assist_service.discouraged_phrases(uow))
+    context = page(
+        viewer,
+        "templates",
+        templates=rows,
+        next_cursor=next_cursor,
+        q=q,
+        done=done,
+        phrases=phrases,
+        errors=errors or {},
+    )
+    return render(request, "ui/admin/templates.html", context, status_code=422 if errors else 200)
+
+
 @router.get("/admin/templates")
 async def templates_list(
     request: Request,
@@ -112,12 +143,28 @@ async def templates_list(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     done: str = "",
 ) -> Response:
-    f = CannedFilter(viewer_id=viewer.agent.id, q=q.strip() or None, scope="shared")
-    rows, next_cursor = await canned_service.list_canned(
-        uow, viewer.principal, f, limit=PAGE_SIZE, cursor=cursor
-    )
-    context = page(viewer, "templates", templates=rows, next_cursor=next_cursor, q=q.strip(), done=done)
-    return render(request, "ui/admin/templates.html", context)
+    return await _list_page(request, uow, viewer, q=q.strip(), cursor=cursor, done=done)
+
+
+@router.post("/admin/templates/style")
+async def style_update(
+    request: Request,
+    uow: Uow,
+    viewer: AdminViewer,
+    discouraged_phrases: Annotated[str, Form(max_length=50_000)] = "",
+) -> Response:
+    """The desk's discouraged phrases for the tone check, one per line."""
+    try:
+        await assist_service.update_settings(uow, discouraged_phrases.splitlines())
+    except AppError:
+        await recover(uow, viewer)
+        message = _("Up to {count} phrases of up to {size} characters each, one per line.").format(
+            count=assist_service.MAX_PHRASES, size=assist_service.MAX_PHRASE
+        )
+        return await _list_page(
+            request, uow, viewer, phrases=discouraged_phrases, errors={"discouraged_phrases": message}
+        )
+    return RedirectResponse("/admin/templates?done=saved", status_code=303)
 
 
 @router.get("/admin/templates/new")

@@ -1,0 +1,1 @@
+"""Agent assistance: similar solved tickets, suggested templates and articles, the tone check."""
