@@ -1,6 +1,7 @@
 """Imports every model module so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from opora.agents import models as agents
+from opora.analytics import models as analytics
 from opora.auth import models as auth
 from opora.automation import models as automation
 from opora.bot import models as bot
@@ -26,6 +27,7 @@ from opora.tickets import models as tickets
 
 __all__ = [
     "agents",
+    "analytics",
     "auth",
     "automation",
     "bot",
