@@ -3,6 +3,8 @@ in batches for older tickets, and checked (and repaired) against the events."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +19,7 @@ from opora.analytics.models import TicketFact
 from opora.analytics.service import ReportQuery
 from opora.jobs.models import Job
 from opora.kit.time import utcnow
+from opora.migrate import upgrade
 from opora.runtime import Runtime
 from tests.analytics.test_metrics import END, NOW, START, TZ, run, week  # noqa: F401
 from tests.support.factories import Desk
@@ -168,3 +171,30 @@ def test_facts_commands_check_repair_and_backfill_a_real_desk(tmp_path: Path) ->
     assert refilled.returncode == 0 and "Facts recomputed for 14 tickets." in refilled.stdout
     bad = opora(tmp_path, "facts", "backfill", "--batch", "0")
     assert bad.returncode != 0
+
+
+async def test_the_migration_queues_the_backfill_on_a_desk_with_tickets(tmp_path: Path) -> None:
+    empty = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    await asyncio.to_thread(upgrade, empty)
+    with sqlite3.connect(tmp_path / "empty.db") as db:
+        assert db.execute("SELECT count(*) FROM jobs").fetchone() == (0,)
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    await asyncio.to_thread(upgrade, url, "0014")
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        db.execute(
+            "INSERT INTO customers (id, name, custom_fields, orders_count, total_spent_minor, created_at,"
+            " updated_at) VALUES (1, 'C', '{}', 0, 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+        )
+        db.execute(
+            "INSERT INTO tickets (id, subject, status, priority, channel_type, customer_id, custom_fields,"
+            " created_at, updated_at, status_changed_at) VALUES (1, 'S', 'new', 'normal', 'api', 1, '{}',"
+            " '2026-01-01 00:00:00', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+        )
+    await asyncio.to_thread(upgrade, url)
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        jobs = db.execute("SELECT task, state, unique_key, payload FROM jobs").fetchall()
+    assert len(jobs) == 1
+    task, state, key, payload = jobs[0]
+    assert (task, state, key) == (tasks.BACKFILL_TASK, "queued", f"{tasks.BACKFILL_TASK}:0")
+    assert json.loads(payload) == {"after": 0, "size": 1000}
