@@ -12,13 +12,13 @@ whether a ticket has a clock at all comes from its ``sla_started`` events.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opora.analytics.definitions import BOT_HANDOFF, BOT_RESOLVED
@@ -114,7 +114,7 @@ def _public(e: _Event) -> bool:
     return e.data.get("internal") is not True
 
 
-def is_public_agent_reply(e: _Event) -> bool:
+def _public_agent_reply(e: _Event) -> bool:
     return (
         e.kind == "message_added"
         and _text(e.data, "direction") == "out"
@@ -203,7 +203,7 @@ def ticket_rows(ticket: _Ticket, events: Sequence[_Event], clocks: set[str]) -> 
             clock = _text(e.data, "metric")
             if clock in SLA_KINDS and _fulfilled(e, clock, ("reply", *FINISHED)):
                 add(SLA_KINDS[clock], e.at, ok=int(e.data.get("breached") is not True))
-        if is_public_agent_reply(e):
+        if _public_agent_reply(e):
             # Without a clock: the first reply since creation, each later one since the first
             # customer message after the reply before it.
             if replies_seen == 0 and "first_response" not in clocks:
@@ -393,11 +393,6 @@ async def ticket_batch(session: AsyncSession, *, after: int, size: int) -> list[
     """The next ``size`` ticket ids above ``after``: how the backfill and the check walk the desk."""
     query = select(Ticket.id).where(Ticket.id > after).order_by(Ticket.id).limit(size)
     return list((await session.scalars(query)).all())
-
-
-async def count_kinds(session: AsyncSession) -> Counter[str]:
-    query = select(TicketFact.kind, func.count()).group_by(TicketFact.kind)
-    return Counter({kind: int(n) for kind, n in await session.execute(query)})
 
 
 @dataclass(frozen=True)
