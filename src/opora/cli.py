@@ -14,6 +14,7 @@ from opora.agents import repository as agents_repo
 from opora.agents import service as agents_service
 from opora.agents.models import Role
 from opora.agents.schemas import AgentCreate
+from opora.analytics import facts
 from opora.app import create_app
 from opora.auth import service as auth_service
 from opora.config import Settings
@@ -27,7 +28,9 @@ app = typer.Typer(help="Opora: the omnichannel support desk.", no_args_is_help=T
 user_app = typer.Typer(help="Manage agents.", no_args_is_help=True)
 token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+facts_app = typer.Typer(help="The ticket facts that reports read.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+app.add_typer(facts_app, name="facts")
 
 
 def _logging() -> None:
@@ -163,6 +166,51 @@ def check() -> None:
     report, ok = asyncio.run(run_checks(Settings()))
     typer.echo(report)
     raise typer.Exit(0 if ok else 1)
+
+
+def _walk_facts(*, repair: bool, check: bool, size: int) -> str:
+    async def _walk() -> str:
+        runtime = build_runtime()
+        after, tickets, wrong = 0, 0, 0
+        try:
+            while True:
+                async with runtime.db.uow() as uow:
+                    if check:
+                        done = await facts.check_batch(uow.session, after=after, size=size, repair=repair)
+                    else:
+                        done = await facts.backfill_batch(uow.session, after=after, size=size)
+                if done.last_id is None:
+                    break
+                after, tickets, wrong = done.last_id, tickets + done.tickets, wrong + len(done.wrong)
+                if done.wrong:
+                    typer.echo(f"differ: {', '.join(map(str, done.wrong))}", err=True)
+        finally:
+            await runtime.close()
+        if not check:
+            return f"Facts recomputed for {tickets} tickets."
+        fixed = " (recomputed)" if repair and wrong else ""
+        if wrong and not repair:
+            raise typer.Exit(1)
+        return f"Checked {tickets} tickets: {wrong} differ from their events{fixed}."
+
+    return asyncio.run(_walk())
+
+
+@facts_app.command("check")
+def facts_check(
+    repair: Annotated[bool, typer.Option("--repair", help="Recompute the tickets that differ.")] = False,
+    batch: Annotated[int, typer.Option(min=1, max=10000, help="Tickets per transaction.")] = 1000,
+) -> None:
+    """Compare every ticket's stored facts with its events; exit 1 when some differ (unless --repair)."""
+    typer.echo(_walk_facts(repair=repair, check=True, size=batch))
+
+
+@facts_app.command("backfill")
+def facts_backfill(
+    batch: Annotated[int, typer.Option(min=1, max=10000, help="Tickets per transaction.")] = 1000,
+) -> None:
+    """Recompute every ticket's facts from its events, batch by batch (what the backfill job does)."""
+    typer.echo(_walk_facts(repair=False, check=False, size=batch))
 
 
 def _run_or_exit(coro: object) -> None:

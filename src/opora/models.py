@@ -1,6 +1,7 @@
 """Imports every model module so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from opora.agents import models as agents
+from opora.analytics import models as analytics
 from opora.assist import models as assist
 from opora.auth import models as auth
 from opora.automation import models as automation
@@ -28,6 +29,7 @@ from opora.tickets import models as tickets
 
 __all__ = [
     "agents",
+    "analytics",
     "assist",
     "auth",
     "automation",

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from opora.analytics import reactions as analytics_reactions
 from opora.customers.models import Customer
 from opora.events.models import TicketEvent
 from opora.events.reactions import Fact
@@ -150,3 +151,7 @@ class Scenario:
             for row in [*uow.session.new, *uow.session.identity_map.values()]:
                 if isinstance(row, TicketEvent) and row.created_at > at + timedelta(seconds=1):
                     row.created_at = at
+            # The facts reactor runs after the SLA one in the real transaction; here after the
+            # clock's events got their instant.
+            await uow.session.flush()
+            await analytics_reactions.keep_facts(uow, facts)

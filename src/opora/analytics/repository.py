@@ -1,4 +1,4 @@
-"""All SQL of analytics: every metric as a query over ticket events, and the live dashboard.
+"""All SQL of analytics: every metric as a query over the stored ticket facts, and the dashboard.
 
 Each metric is a *facts* query: one row per counted occurrence (a first reply, a final solve, an
 SLA clock that ended, ...) with the ticket it belongs to, the instant that places it in a period,
@@ -6,9 +6,10 @@ a value (seconds, or a rating), a 0/1 ``ok`` flag for rates, and the ticket's at
 by. Reports aggregate those rows; drill-down lists their tickets; so a number and the tickets
 behind it come from one definition.
 
-Times in business hours are never recomputed here: where an SLA clock measured a span, its
-``sla_fulfilled`` event carries the business (or calendar) seconds it counted, pauses excluded,
-and that figure is used. Tickets without a clock fall back to calendar time between events.
+The occurrences are rows of ``ticket_facts``, which ``analytics/facts.py`` derives from each
+ticket's events in the transaction that records them (ADR 21, amended). Business time is never
+recomputed: where an SLA clock measured a span, the seconds it counted, pauses excluded, are used.
+What is the desk now (the backlog, SLA clocks still running, the dashboard) reads the live tables.
 """
 
 from __future__ import annotations
@@ -25,33 +26,28 @@ from sqlalchemy import (
     Select,
     Subquery,
     and_,
-    case,
     cast,
-    exists,
-    false,
     func,
     literal,
     null,
     or_,
     select,
-    true,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 
 from opora.agents.models import Agent, Team
+from opora.analytics import facts as fact_kinds
 from opora.analytics.definitions import (
-    BOT_HANDOFF,
-    BOT_RESOLVED,
     PERIODS,
     SLA_CLOCKS,
     Dimension,
     Filters,
     Metric,
 )
+from opora.analytics.models import TicketFact
 from opora.customers.models import Customer
 from opora.db import UTCDateTime
 from opora.events.models import TicketEvent
@@ -59,10 +55,8 @@ from opora.routing.models import AgentRouting
 from opora.sla.models import TicketSla
 from opora.tickets.models import Ticket
 
-FINISHED = ("solved", "closed")
 OPEN_STATUSES = ("new", "open", "pending", "on_hold")
 WORKING_STATUSES = ("new", "open")
-_NO_NEXT = 2**62
 
 
 class seconds_between(FunctionElement[float]):
@@ -101,215 +95,58 @@ def _at(value: datetime) -> ColumnElement[datetime]:
     return literal(value, UTCDateTime())
 
 
-def _text(event: Any, *path: str) -> ColumnElement[str]:
-    return event.data[path if len(path) > 1 else path[0]].as_string()  # type: ignore[no-any-return]
+def _stored(kind: str, window: Window, value: Any, ok: Any, *where: ColumnElement[bool]) -> Select[Any]:
+    """The stored facts of one kind placed in the window (see analytics/facts.py).
 
-
-def _bool(event: Any, key: str) -> ColumnElement[bool]:
-    return func.coalesce(event.data[key].as_boolean(), false())
-
-
-def _in_window(event: Any, window: Window) -> ColumnElement[bool]:
-    return and_(event.created_at >= _at(window.start), event.created_at < _at(window.end))
-
-
-def _public_agent_reply(event: Any) -> ColumnElement[bool]:
-    return and_(
-        event.kind == "message_added",
-        _text(event, "direction") == "out",
-        _text(event, "author_type") == "agent",
-        _bool(event, "internal") == false(),
+    The segment is the customer's now, by an outer join on its primary key, which PostgreSQL
+    drops from the plan when a report does not slice or filter by segment.
+    """
+    F = TicketFact
+    return (
+        select(
+            F.ticket_id.label("ticket_id"),
+            F.at.label("at"),
+            cast(value, Float).label("value"),
+            cast(ok, Integer).label("ok"),
+            F.team_id.label("team_id"),
+            F.assignee_id.label("assignee_id"),
+            F.channel_type.label("channel_type"),
+            F.topic.label("topic"),
+            F.priority.label("priority"),
+            Customer.segment.label("segment"),
+        )
+        .select_from(F)
+        .outerjoin(Customer, Customer.id == F.customer_id)
+        .where(F.kind == kind, F.at >= _at(window.start), F.at < _at(window.end), *where)
     )
-
-
-def _customer_message(event: Any) -> ColumnElement[bool]:
-    return and_(
-        event.kind == "message_added",
-        _text(event, "direction") == "in",
-        _bool(event, "internal") == false(),
-    )
-
-
-def _solve(event: Any) -> ColumnElement[bool]:
-    return and_(
-        event.kind == "status_changed",
-        _text(event, "status", "new").in_(FINISHED),
-        func.coalesce(_text(event, "status", "old"), "").not_in(FINISHED),
-    )
-
-
-def _reopen(event: Any) -> ColumnElement[bool]:
-    return and_(
-        event.kind == "status_changed",
-        _text(event, "status", "old").in_(FINISHED),
-        _text(event, "status", "new").not_in(FINISHED),
-    )
-
-
-def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return case((condition, 1), else_=0)
 
 
 def _no_value() -> ColumnElement[float]:
     return cast(null(), Float)
 
 
-def _row(event: Any, at: Any, value: Any, ok: Any) -> Select[Any]:
-    """One facts row over ``event`` joined to its ticket and customer; the caller adds WHERE."""
-    return (
-        select(
-            event.ticket_id.label("ticket_id"),
-            at.label("at"),
-            cast(value, Float).label("value"),
-            cast(ok, Integer).label("ok"),
-            Ticket.team_id.label("team_id"),
-            Ticket.assignee_id.label("assignee_id"),
-            Ticket.channel_type.label("channel_type"),
-            Ticket.topic.label("topic"),
-            Ticket.priority.label("priority"),
-            Customer.segment.label("segment"),
-        )
-        .select_from(event)
-        .join(Ticket, Ticket.id == event.ticket_id)
-        .join(Customer, Customer.id == Ticket.customer_id)
-    )
-
-
-def _has_clock(metric: str) -> ColumnElement[bool]:
-    return exists().where(TicketSla.ticket_id == Ticket.id, TicketSla.metric == metric)
-
-
-def _fulfilled(event: Any, clock: str, reasons: Sequence[str]) -> ColumnElement[bool]:
-    return and_(
-        event.kind == "sla_fulfilled",
-        _text(event, "metric") == clock,
-        _text(event, "reason").in_(reasons),
-    )
-
-
 # -- metrics as facts ---------------------------------------------------------------------------------
 
 
-def _created(window: Window, ok: ColumnElement[int] | None = None) -> Select[Any]:
-    e = aliased(TicketEvent, name="e")
-    return _row(e, e.created_at, _no_value(), ok if ok is not None else literal(0)).where(
-        e.kind == "ticket_created", _in_window(e, window)
-    )
-
-
-def _escalation(window: Window) -> Select[Any]:
-    e = aliased(TicketEvent, name="e")
-    x = aliased(TicketEvent, name="x")
-    escalated = exists().where(x.ticket_id == e.ticket_id, x.kind == "escalated")
-    return _row(e, e.created_at, _no_value(), _flag(escalated)).where(
-        e.kind == "ticket_created", _in_window(e, window)
-    )
-
-
-def _first_response(window: Window) -> Select[Any]:
-    e = aliased(TicketEvent, name="e")
-    clocked = _row(e, e.created_at, e.data["elapsed_seconds"].as_float(), literal(0)).where(
-        _fulfilled(e, "first_response", ("reply",)), _in_window(e, window)
-    )
-    r = aliased(TicketEvent, name="r")
-    p = aliased(TicketEvent, name="p")
-    earlier = exists().where(p.ticket_id == r.ticket_id, p.id < r.id, _public_agent_reply(p))
-    calendar = _row(r, r.created_at, seconds_between(r.created_at, Ticket.created_at), literal(0)).where(
-        _public_agent_reply(r), _in_window(r, window), ~earlier, ~_has_clock("first_response")
-    )
-    return union_all(clocked, calendar)  # type: ignore[return-value]
-
-
-def _next_response(window: Window) -> Select[Any]:
-    e = aliased(TicketEvent, name="e")
-    clocked = _row(e, e.created_at, e.data["elapsed_seconds"].as_float(), literal(0)).where(
-        _fulfilled(e, "next_response", ("reply",)), _in_window(e, window)
-    )
-    # Without a clock: from the first customer message after the previous reply to this reply.
-    r = aliased(TicketEvent, name="r")
-    p = aliased(TicketEvent, name="p")
-    m = aliased(TicketEvent, name="m")
-    previous = (
-        select(func.max(p.id))
-        .where(p.ticket_id == r.ticket_id, p.id < r.id, _public_agent_reply(p))
-        .correlate_except(p)
-        .scalar_subquery()
-    )
-    waiting_since = (
-        select(func.min(m.created_at))
-        .where(m.ticket_id == r.ticket_id, m.id > previous, m.id < r.id, _customer_message(m))
-        .correlate_except(m)
-        .scalar_subquery()
-    )
-    calendar = _row(r, r.created_at, seconds_between(r.created_at, waiting_since), literal(0)).where(
-        _public_agent_reply(r),
-        _in_window(r, window),
-        waiting_since.is_not(None),
-        ~_has_clock("next_response"),
-    )
-    return union_all(clocked, calendar)  # type: ignore[return-value]
-
-
 def _final_solves(window: Window, metric: Metric) -> Select[Any]:
-    """A ticket's last solve in the window: one row per solved ticket, merged tickets left out."""
-    s = aliased(TicketEvent, name="s")
-    later = aliased(TicketEvent, name="later")
-    again = exists().where(
-        later.ticket_id == s.ticket_id, later.id > s.id, later.created_at < _at(window.end), _solve(later)
-    )
-    value: Any = _no_value()
-    ok: Any = literal(0)
-    base_filters: list[ColumnElement[bool]] = []
+    """A ticket's last solve in the window: one row per solved ticket (merged ones have none)."""
+    F = TicketFact
+    last = or_(F.until.is_(None), F.until >= _at(window.end))
     if metric == Metric.RESOLUTION:
-        n = aliased(TicketEvent, name="n")
-        f = aliased(TicketEvent, name="f")
-        next_change = (
-            select(func.min(n.id))
-            .where(n.ticket_id == s.ticket_id, n.id > s.id, n.kind == "status_changed")
-            .correlate_except(n)
-            .scalar_subquery()
+        return _stored(fact_kinds.SOLVE, window, F.value, literal(0), last)
+    if metric == Metric.REOPEN:
+        return _stored(fact_kinds.SOLVE, window, _no_value(), F.ok, last)
+    if metric == Metric.FCR:
+        # A ticket solved without any reply was not resolved by contact at all.
+        return _stored(
+            fact_kinds.SOLVE, window, _no_value(), F.first_contact, last, F.first_contact.is_not(None)
         )
-        # Every run of the resolution clock up to this solve: time spent solved between a solve
-        # and a reopen is not the customer waiting, and pauses were never counted.
-        clocked = (
-            select(func.sum(f.data["elapsed_seconds"].as_float()))
-            .where(
-                f.ticket_id == s.ticket_id,
-                f.id < func.coalesce(next_change, _NO_NEXT),
-                _fulfilled(f, "resolution", FINISHED),
-            )
-            .correlate_except(f)
-            .scalar_subquery()
-        )
-        value = func.coalesce(clocked, seconds_between(s.created_at, Ticket.created_at))
-    elif metric in (Metric.FCR, Metric.REOPEN):
-        o = aliased(TicketEvent, name="o")
-        if metric == Metric.REOPEN:
-            ok = _flag(exists().where(o.ticket_id == s.ticket_id, _reopen(o)))
-        else:
-            a = aliased(TicketEvent, name="a")
-            replies = (
-                select(func.count())
-                .select_from(a)
-                .where(a.ticket_id == s.ticket_id, a.id < s.id, _public_agent_reply(a))
-                .scalar_subquery()
-            )
-            reopened = exists().where(o.ticket_id == s.ticket_id, o.id < s.id, _reopen(o))
-            ok = _flag(and_(replies == 1, ~reopened))
-            # A ticket solved without any reply was not resolved by contact at all.
-            base_filters.append(replies >= 1)
-    return _row(s, s.created_at, value, ok).where(
-        _solve(s), _in_window(s, window), ~again, Ticket.merged_into_id.is_(None), *base_filters
-    )
+    return _stored(fact_kinds.SOLVE, window, _no_value(), literal(0), last)
 
 
 def _sla(window: Window, metric: Metric) -> Select[Any]:
     clock = SLA_CLOCKS[metric]
-    e = aliased(TicketEvent, name="e")
-    breached = _bool(e, "breached") == true()
-    ended = _row(e, e.created_at, _no_value(), _flag(~breached)).where(
-        _fulfilled(e, clock, ("reply", *FINISHED)), _in_window(e, window)
-    )
+    ended = _stored(fact_kinds.SLA_KINDS[clock], window, _no_value(), TicketFact.ok)
     # A clock breached in the window and still running is a miss that has not ended yet.
     running = (
         select(
@@ -338,14 +175,6 @@ def _sla(window: Window, metric: Metric) -> Select[Any]:
     return union_all(ended, running)  # type: ignore[return-value]
 
 
-def _bot(window: Window, metric: Metric) -> Select[Any]:
-    e = aliased(TicketEvent, name="e")
-    wanted = BOT_RESOLVED if metric == Metric.BOT_RESOLUTION else BOT_HANDOFF
-    return _row(e, e.created_at, _no_value(), _flag(e.kind == wanted)).where(
-        e.kind.in_((BOT_RESOLVED, BOT_HANDOFF)), _in_window(e, window)
-    )
-
-
 def _backlog(window: Window) -> Select[Any]:
     query: Any = (
         select(
@@ -360,7 +189,8 @@ def _backlog(window: Window) -> Select[Any]:
             Ticket.priority.label("priority"),
             Customer.segment.label("segment"),
         )
-        .join(Customer, Customer.id == Ticket.customer_id)
+        # Outer, so that PostgreSQL leaves the customers out when the segment is not asked for.
+        .outerjoin(Customer, Customer.id == Ticket.customer_id)
         .where(Ticket.status.in_(OPEN_STATUSES), Ticket.merged_into_id.is_(None))
     )
     return query  # type: ignore[no-any-return]
@@ -368,25 +198,27 @@ def _backlog(window: Window) -> Select[Any]:
 
 def facts(metric: Metric, window: Window) -> Subquery:
     """The facts of every metric but CSAT, whose answers the surveys module hands over."""
+    F = TicketFact
     if metric == Metric.CREATED:
-        query = _created(window)
+        query = _stored(fact_kinds.CREATED, window, _no_value(), literal(0))
     elif metric == Metric.ESCALATION:
-        query = _escalation(window)
+        query = _stored(fact_kinds.CREATED, window, _no_value(), F.ok)
     elif metric == Metric.FIRST_RESPONSE:
-        query = _first_response(window)
+        query = _stored(fact_kinds.FIRST_RESPONSE, window, F.value, literal(0))
     elif metric == Metric.NEXT_RESPONSE:
-        query = _next_response(window)
+        query = _stored(fact_kinds.NEXT_RESPONSE, window, F.value, literal(0))
     elif metric in (Metric.SOLVED, Metric.RESOLUTION, Metric.FCR, Metric.REOPEN):
         query = _final_solves(window, metric)
     elif metric in SLA_CLOCKS:
         query = _sla(window, metric)
-    elif metric in (Metric.BOT_RESOLUTION, Metric.BOT_HANDOFF):
-        query = _bot(window, metric)
+    elif metric == Metric.BOT_RESOLUTION:
+        query = _stored(fact_kinds.BOT, window, _no_value(), F.ok)
+    elif metric == Metric.BOT_HANDOFF:
+        query = _stored(fact_kinds.BOT, window, _no_value(), 1 - F.ok)
     elif metric == Metric.BACKLOG:
         query = _backlog(window)
     else:
         raise ValueError(f"{metric} has no facts query")
-        raise ValueError(metric)
     return query.subquery("facts")
 
 
@@ -571,16 +403,12 @@ async def at_risk_ticket_ids(session: AsyncSession, *, horizon: datetime, limit:
 
 async def created_between(session: AsyncSession, spans: Sequence[tuple[datetime, datetime]]) -> list[int]:
     """Tickets created in each span, in one statement (the dashboard's today vs earlier weeks)."""
-    columns = [
-        func.count().filter(TicketEvent.created_at >= _at(start), TicketEvent.created_at < _at(end))
-        for start, end in spans
+    within = [
+        and_(TicketEvent.created_at >= _at(start), TicketEvent.created_at < _at(end)) for start, end in spans
     ]
-    low = min(start for start, _ in spans)
-    high = max(end for _, end in spans)
-    query = select(*columns).where(
-        TicketEvent.kind == "ticket_created",
-        TicketEvent.created_at >= _at(low),
-        TicketEvent.created_at < _at(high),
+    # Only the spans themselves, not the weeks between them: a few index ranges, not a month.
+    query = select(*[func.count().filter(w) for w in within]).where(
+        TicketEvent.kind == "ticket_created", or_(*within)
     )
     return [int(v) for v in (await session.execute(query)).one()]
 

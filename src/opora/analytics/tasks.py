@@ -1,4 +1,4 @@
-"""Periodic jobs: the weekly report to managers and the hourly check for topic spikes.
+"""Jobs: the weekly report to managers, the hourly check for topic spikes, the facts backfill.
 
 Both run hourly. The scheduler fires each hourly run exactly once across all processes, so the
 run that lands in Monday's 08:00 hour (desk time) sends last week's report, and every run checks
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from opora.analytics import exports, service
+from opora.analytics import exports, facts, service
 from opora.analytics import repository as repo
 from opora.analytics.definitions import (
     Dimension,
@@ -171,3 +171,37 @@ async def send_weekly(uow: UnitOfWork, settings: Settings, *, start: datetime, e
         files.append(Attachment(f"{metric.value}-by-team.csv", exports.to_csv(out), "text", "csv"))
     subject = f"Opora weekly report {first} – {last}"
     return await mailer.send(recipients, subject, "\n".join(lines) + "\n", files)
+
+
+# -- backfill of ticket_facts ----------------------------------------------------------------------
+# Tickets whose events came before the facts table get their facts by id, one batch per job and
+# transaction, each job queueing the next with the last id it reached: a crash repeats at most one
+# batch, and a batch is idempotent (it replaces a ticket's facts). Migration 0020 queues the first
+# job on a desk that already has tickets.
+
+BACKFILL_TASK = "analytics.backfill_facts"
+BACKFILL_BATCH = 1000
+
+
+@task(BACKFILL_TASK, max_attempts=10, timeout=600)
+async def backfill(ctx: JobContext, payload: dict[str, Any]) -> None:
+    await backfill_step(
+        ctx.uow, after=int(payload.get("after", 0)), size=int(payload.get("size", BACKFILL_BATCH))
+    )
+
+
+async def backfill_step(uow: UnitOfWork, *, after: int, size: int = BACKFILL_BATCH) -> int | None:
+    """One batch, then the job for the next; returns the last ticket id done (None at the end)."""
+    if size < 1:
+        raise ValueError("a batch holds at least one ticket")
+    done = await facts.backfill_batch(uow.session, after=after, size=size)
+    if done.last_id is None:
+        log.info("ticket facts backfilled up to ticket %s", after)
+        return None
+    await enqueue(
+        uow,
+        BACKFILL_TASK,
+        {"after": done.last_id, "size": size},
+        unique_key=f"{BACKFILL_TASK}:{done.last_id}",
+    )
+    return done.last_id
