@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, ColumnExpressionArgument, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -82,10 +83,12 @@ async def get_model(session: AsyncSession, model_id: int) -> BotModel | None:
     return await session.get(BotModel, model_id)
 
 
-async def active_model_head(session: AsyncSession, language: str) -> tuple[int, float | None] | None:
+async def active_model_head(session: AsyncSession, language: str) -> tuple[int, datetime] | None:
+    """The active version's id and creation time: together they name its weights, even where an
+    emptied SQLite table hands out an id again."""
     row = (
         await session.execute(
-            select(BotModel.id, BotModel.threshold)
+            select(BotModel.id, BotModel.created_at)
             .where(BotModel.language == language, BotModel.status == ModelStatus.ACTIVE)
             .order_by(BotModel.id.desc())
             .limit(1)

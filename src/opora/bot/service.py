@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -47,7 +47,7 @@ class _Loaded:
 
 # Model versions are immutable, so a loaded version never goes stale; the per-language lookup
 # of which version is active is one small query per classification.
-_models: dict[int, _Loaded] = {}
+_models: dict[tuple[int, datetime], _Loaded] = {}
 _models_lock = threading.Lock()
 
 
@@ -265,9 +265,10 @@ async def activate(uow: UnitOfWork, model_id: int) -> BotModel:
     return version
 
 
-async def _loaded(uow: UnitOfWork, model_id: int) -> _Loaded | None:
+async def _loaded(uow: UnitOfWork, head: tuple[int, datetime]) -> _Loaded | None:
+    model_id = head[0]
     with _models_lock:
-        cached = _models.get(model_id)
+        cached = _models.get(head)
     if cached is not None:
         return cached
     row = await repo.get_model(uow.session, model_id)
@@ -281,7 +282,7 @@ async def _loaded(uow: UnitOfWork, model_id: int) -> _Loaded | None:
         float(oos) if isinstance(oos, int | float) else threshold,
     )
     with _models_lock:
-        _models[model_id] = loaded
+        _models[head] = loaded
     return loaded
 
 
@@ -290,7 +291,7 @@ async def classify(
 ) -> Prediction:
     """Classify one customer message with the active version of ``language``."""
     head = await repo.active_model_head(uow.session, language)
-    loaded = await _loaded(uow, head[0]) if head else None
+    loaded = await _loaded(uow, head) if head else None
     if head is None or loaded is None:
         return Prediction(intent=None, confidence=0.0, abstained=True, out_of_scope=False)
     embedder = embedder or shared_embedder()
