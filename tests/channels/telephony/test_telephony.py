@@ -247,16 +247,16 @@ async def test_zadarma_signature_matches_an_independent_vector(
 ) -> None:
     channel_id = await make_channel(client, desk, provider="zadarma")
     body = fixture("zadarma_notify_end_answered.txt")
-    record = (
-        b"event=NOTIFY_RECORD&pbx_call_id=in_8f2a1c&call_id_with_rec=1700000000.123"
-    )
+    record = b"event=NOTIFY_RECORD&pbx_call_id=in_8f2a1c&call_id_with_rec=1700000000.123"
     before = await snapshot(runtime)
     refused = [
         await post_zadarma(client, channel_id, body, ZADARMA_END_RAW_DIGEST),
         await post_zadarma(client, channel_id, body, ""),
         # A signed field changed after signing: another caller with the same signature.
         await post_zadarma(
-            client, channel_id, body.replace(b"caller_id=79161234567", b"caller_id=79990000000"),
+            client,
+            channel_id,
+            body.replace(b"caller_id=79161234567", b"caller_id=79990000000"),
             ZADARMA_END_SIGNATURE,
         ),
         # An END signature does not sign a RECORD notification.

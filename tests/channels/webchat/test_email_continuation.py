@@ -49,7 +49,9 @@ async def reply(http: httpx.AsyncClient, desk: Desk, ticket_id: int, text: str) 
 async def copy_of(runtime: Runtime, message_id: int) -> tuple[WebchatEmailCopy, dict[str, Any]]:
     async with runtime.db.uow() as uow:
         copy = (
-            await uow.session.scalars(select(WebchatEmailCopy).where(WebchatEmailCopy.message_id == message_id))
+            await uow.session.scalars(
+                select(WebchatEmailCopy).where(WebchatEmailCopy.message_id == message_id)
+            )
         ).one()
         message = await uow.session.get(Message, message_id)
         assert message is not None
@@ -104,7 +106,9 @@ async def test_a_reply_to_an_offline_visitor_goes_by_mail_and_the_mailed_answer_
         async with runtime.db.uow() as uow:
             assert [t.id for t in (await uow.session.scalars(select(Ticket))).all()] == [ticket.id]
             answer = (
-                await uow.session.scalars(select(Message).where(Message.external_id == "answer1@customer.test"))
+                await uow.session.scalars(
+                    select(Message).where(Message.external_id == "answer1@customer.test")
+                )
             ).one()
             assert (answer.ticket_id, answer.channel_type, answer.metadata_["threaded_by"]) == (
                 ticket.id,

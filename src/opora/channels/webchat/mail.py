@@ -80,7 +80,9 @@ def check_settings(settings: Any) -> None:
     ):
         raise ValueError(f"settings.email_after_seconds must be 0 to {MAX_DELAY_SECONDS}")
     channel = settings.get("email_channel_id")
-    if channel is not None and not (isinstance(channel, int) and not isinstance(channel, bool) and channel > 0):
+    if channel is not None and not (
+        isinstance(channel, int) and not isinstance(channel, bool) and channel > 0
+    ):
         raise ValueError("settings.email_channel_id must be the id of an e-mail channel")
 
 
@@ -198,12 +200,16 @@ async def _prepare(runtime: Runtime, message_id: int) -> _Prepared | DeliveryRes
         chat = await uow.session.get(Channel, message.channel_id) if message.channel_id else None
         visitor_msg = await repository.last_inbound(uow.session, ticket.id, chat.id if chat else None)
         language = (visitor_msg.metadata_ or {}).get("language") if visitor_msg else None
-        language = language if language in SUBJECT else (ticket.language if ticket.language in SUBJECT else "ru")
+        language = (
+            language if language in SUBJECT else (ticket.language if ticket.language in SUBJECT else "ru")
+        )
         answered = await repository.last_inbound(uow.session, ticket.id, channel.id)
         files = []
         for item in await outbox_repository.attachments(uow.session, message.id):
             data = await asyncio.to_thread(runtime.storage.get, item.sha256)
-            files.append(OutboundAttachment(filename=item.filename, content_type=item.content_type, data=data))
+            files.append(
+                OutboundAttachment(filename=item.filename, content_type=item.content_type, data=data)
+            )
         references = await repository.sent_mail_ids(uow.session, ticket.id, REFERENCES_LIMIT)
         if answered is not None and answered.external_id:
             references.append(answered.external_id)
@@ -302,8 +308,8 @@ async def link_replies(uow: UnitOfWork, runtime: Runtime, ingested: list[Ingeste
         owner = await customers_service.resolve_customer(uow, ticket.customer_id)
         if owner.id == item.customer_id:
             continue
-        fresh = await repository.ticket_count(uow.session, item.customer_id) == 0 and await repository.identities(
+        fresh = await repository.ticket_count(
             uow.session, item.customer_id
-        ) == [("email", sender)]
+        ) == 0 and await repository.identities(uow.session, item.customer_id) == [("email", sender)]
         if fresh:
             await customers_service.merge(uow, owner.id, item.customer_id)

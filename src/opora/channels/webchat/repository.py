@@ -170,7 +170,9 @@ async def visitors_wanting_human(session: AsyncSession, keys: Sequence[str]) -> 
 # -- replies by e-mail -----------------------------------------------------------------------------
 
 
-async def chat_replies(session: AsyncSession, message_ids: Sequence[int]) -> list[tuple[Message, Ticket, Channel]]:
+async def chat_replies(
+    session: AsyncSession, message_ids: Sequence[int]
+) -> list[tuple[Message, Ticket, Channel]]:
     """Agents' public replies among ``message_ids`` that go out on a chat channel."""
     if not message_ids:
         return []
@@ -190,7 +192,9 @@ async def chat_replies(session: AsyncSession, message_ids: Sequence[int]) -> lis
     return [(m, t, c) for m, t, c in (await session.execute(query)).all()]
 
 
-async def last_inbound(session: AsyncSession, ticket_id: int, channel_id: int | None = None) -> Message | None:
+async def last_inbound(
+    session: AsyncSession, ticket_id: int, channel_id: int | None = None
+) -> Message | None:
     """The ticket's newest customer message, on ``channel_id`` or on any channel."""
     query = select(Message).where(Message.ticket_id == ticket_id, Message.direction == Direction.IN)
     if channel_id is not None:
@@ -200,7 +204,10 @@ async def last_inbound(session: AsyncSession, ticket_id: int, channel_id: int | 
 
 async def first_active_channel(session: AsyncSession, type_name: str) -> Channel | None:
     query = (
-        select(Channel).where(Channel.type == type_name, Channel.is_active.is_(True)).order_by(Channel.id).limit(1)
+        select(Channel)
+        .where(Channel.type == type_name, Channel.is_active.is_(True))
+        .order_by(Channel.id)
+        .limit(1)
     )
     return (await session.scalars(query)).first()
 
@@ -236,9 +243,9 @@ async def tickets_by_mail_id(
     if not refs:
         return {}
     ids = sorted({mail_id for _, mail_id in refs})
-    query = select(WebchatEmailCopy.email_channel_id, WebchatEmailCopy.mail_id, WebchatEmailCopy.ticket_id).where(
-        WebchatEmailCopy.mail_id.in_(ids)
-    )
+    query = select(
+        WebchatEmailCopy.email_channel_id, WebchatEmailCopy.mail_id, WebchatEmailCopy.ticket_id
+    ).where(WebchatEmailCopy.mail_id.in_(ids))
     wanted = set(refs)
     found: dict[tuple[int, str], int] = {}
     for channel_id, mail_id, ticket_id in (await session.execute(query)).all():
@@ -260,5 +267,7 @@ async def ticket_count(session: AsyncSession, customer_id: int) -> int:
 
 
 async def identities(session: AsyncSession, customer_id: int) -> list[tuple[str, str]]:
-    query = select(CustomerIdentity.kind, CustomerIdentity.value).where(CustomerIdentity.customer_id == customer_id)
+    query = select(CustomerIdentity.kind, CustomerIdentity.value).where(
+        CustomerIdentity.customer_id == customer_id
+    )
     return [(k, v) for k, v in (await session.execute(query)).all()]
