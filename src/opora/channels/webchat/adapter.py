@@ -83,6 +83,9 @@ def check_config(settings: Mapping[str, Any], secrets: Mapping[str, Any]) -> Non
     if origins is not None and not (isinstance(origins, list) and all(isinstance(o, str) for o in origins)):
         raise ValueError("settings.allowed_origins must be a list like ['https://shop.example']")
     check_mail_settings(settings)
+    inline = settings.get("process_inline")
+    if inline is not None and not isinstance(inline, bool):
+        raise ValueError("settings.process_inline must be true or false")
     secret = secrets.get("identity_secret")
     if secret is not None and len(str(secret)) < 16:
         raise ValueError("secrets.identity_secret must be at least 16 characters")
