@@ -64,15 +64,14 @@ async def test_a_message_is_acknowledged_once_stored_becomes_a_ticket_and_shows_
         assert (await tab1.hello(visitor["token"]))["messages"] == []
         await tab2.hello(visitor["token"])
         await tab1.send({"type": "message", "client_id": "m1", "text": "Здравствуйте, где мой заказ?"})
-        ack = await tab1.receive_type("ack")
-        assert ack == {"type": "ack", "client_id": "m1", "duplicate": False}
+        frames = await tab1.receive_types("ack", "message")
+        assert frames["ack"] == {"type": "ack", "client_id": "m1", "duplicate": False}
         # Acknowledged means committed, raw payload and ticket message together (processed in
         # the storing transaction): no inbox job is left to run.
         assert await count(runtime, InboundPayload, InboundPayload.state == "processed") == 1
         assert await count(runtime, Message) == 1
         assert await count(runtime, Job, Job.task == "inbox.process") == 0
-        for tab in (tab1, tab2):
-            stored = (await tab.receive_type("message"))["message"]
+        for stored in (frames["message"]["message"], (await tab2.receive_type("message"))["message"]):
             assert (stored["author"], stored["client_id"], stored["text"]) == (
                 "visitor",
                 "m1",
@@ -117,9 +116,8 @@ async def test_an_agent_reply_reaches_the_socket_live_and_the_visitor_reads_it(
     async with AsgiSocket(app) as socket:
         await socket.hello(visitor["token"])
         await socket.send({"type": "message", "client_id": "m1", "text": "Помогите"})
-        await socket.receive_type("ack")
+        stored = (await socket.receive_types("ack", "message"))["message"]["message"]
         await drain(runtime)
-        stored = (await socket.receive_type("message"))["message"]
         r = await http.post(
             f"/api/v1/tickets/{stored['ticket_id']}/activity", headers=desk.olga_h, json={"state": "typing"}
         )
@@ -161,9 +159,8 @@ async def test_visitor_typing_reaches_the_agents_activity_topic(
     async with AsgiSocket(app) as socket:
         await socket.hello(visitor["token"])
         await socket.send({"type": "message", "client_id": "m1", "text": "Привет"})
-        await socket.receive_type("ack")
+        stored = (await socket.receive_types("ack", "message"))["message"]["message"]
         await drain(runtime)
-        stored = (await socket.receive_type("message"))["message"]
         async with await runtime.bus.open("activity") as activity:
             await socket.send({"type": "typing"})
             frame = await asyncio.wait_for(activity.__anext__(), 5)
