@@ -1,18 +1,22 @@
 """Chat widget: connections one server process holds, and live delivery latency both ways.
 
-Starts `opora` as its own process (embedded shape: SQLite, in-memory bus, in-process worker) on
-loopback, opens N widget sessions and WebSockets, and an agent's SSE stream (/api/v1/stream with
-an API token). Then, with every connection open and idle:
+Starts `opora` as its own process (embedded shape: SQLite, in-memory bus, in-process worker; or
+PostgreSQL + Redis with --postgres) on loopback, opens N widget sessions and WebSockets, and an
+agent's SSE stream (/api/v1/stream with an API token). Then, with every connection open and idle:
 
   visitor → agent   a visitor sends a message over its socket; time until the agent's stream
-                    shows its message_added event (stored raw, inbox job, committed, published);
+                    shows its message_added event;
   agent → visitor   the agent posts a reply through the API; time until the visitor's socket
                     shows it.
 
-Samples are taken one at a time so that each figure is a delivery, not a queue. Everything stays
-on 127.0.0.1 and stops by itself.
+The server has two chat channels, and half of the visitors use each: "inline" processes a
+visitor's message in the transaction that stores it (the default, ADR 0029), "job" stores it and
+leaves it to the inbox job (``process_inline: false``, the path before). Samples alternate
+between the two, one at a time, so both see the same machine load and each figure is a delivery,
+not a queue. The load average is printed before and after: the machine may be shared. Everything
+stays on 127.0.0.1 and stops by itself.
 
-Usage: .venv/bin/python bench/chat.py [--connections 2000] [--samples 150]
+Usage: .venv/bin/python bench/chat.py [--connections 2000] [--samples 150] [--postgres]
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ import httpx
 import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
-KEY = "bench-chat-key"
+KEYS = {"job": "bench-chat-job", "inline": "bench-chat-inline"}
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def _free_port() -> int:
@@ -46,7 +52,17 @@ def _free_port() -> int:
 # -- the server process ----------------------------------------------------------------------------
 
 
-def serve(port: int, data_dir: Path) -> None:
+def _postgres_database(name: str, *, drop: bool) -> str:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not drop:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def serve(port: int, data_dir: Path, database_url: str | None) -> None:
     import uvicorn
 
     from opora.agents.models import Agent, Role, Team, TeamMember
@@ -57,11 +73,12 @@ def serve(port: int, data_dir: Path) -> None:
     from opora.migrate import upgrade
     from opora.runtime import build_runtime
 
-    url = f"sqlite+aiosqlite:///{data_dir / 'bench.db'}"
+    url = database_url or f"sqlite+aiosqlite:///{data_dir / 'bench.db'}"
     upgrade(url)
     settings = Settings(
         data_dir=data_dir,
         database_url=url,
+        redis_url=REDIS_URL if database_url else None,
         secret_key="bench",
         embedded_worker=True,
         _env_file=None,
@@ -76,9 +93,9 @@ def serve(port: int, data_dir: Path) -> None:
             uow.session.add(agent)
             await uow.session.flush()
             uow.session.add(TeamMember(team_id=team.id, agent_id=agent.id))
-            uow.session.add(
-                Channel(type="webchat", name="chat", settings={"public_key": KEY, "team_id": team.id})
-            )
+            for mode, key in KEYS.items():
+                settings = {"public_key": key, "team_id": team.id, "process_inline": mode == "inline"}
+                uow.session.add(Channel(type="webchat", name=f"chat {mode}", settings=settings))
             issued = await auth_service.issue_token(uow, agent_id=agent.id, name="bench")
         await runtime.db.dispose()
         return issued.secret
@@ -112,15 +129,17 @@ def _ms(values: list[float]) -> str:
 
 
 class Visitor:
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, mode: str) -> None:
         self.token = token
+        self.mode = mode
         self.ws: Any = None
         self.frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.ticket_id: int | None = None
 
     async def connect(self, ws_url: str) -> None:
         self.ws = await websockets.connect(ws_url, open_timeout=60, ping_interval=None, max_queue=None)
-        await self.ws.send(json.dumps({"type": "hello", "channel": KEY, "token": self.token, "after_id": 0}))
+        hello = {"type": "hello", "channel": KEYS[self.mode], "token": self.token, "after_id": 0}
+        await self.ws.send(json.dumps(hello))
         while json.loads(await self.ws.recv())["type"] != "ready":
             pass
         asyncio.get_running_loop().create_task(self._read())
@@ -152,10 +171,12 @@ async def _stream(base: str, token: str, events: asyncio.Queue[tuple[float, dict
 async def run(args: argparse.Namespace) -> None:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
+    database = f"opora_bench_chat_{os.getpid()}"
+    url = _postgres_database(database, drop=False) if args.postgres else ""
     with tempfile.TemporaryDirectory(prefix="opora-bench-chat-") as tmp:
         log = (Path(tmp) / "server.log").open("wb")
         server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
-            [sys.executable, __file__, "--serve", str(port), tmp],
+            [sys.executable, __file__, "--serve", str(port), tmp, url],
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -165,8 +186,14 @@ async def run(args: argparse.Namespace) -> None:
             await _load(args, base, Path(tmp), server)
         finally:
             server.terminate()
-            server.wait(15)
+            try:
+                server.wait(15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(15)
             log.close()
+            if args.postgres:
+                _postgres_database(database, drop=True)
 
 
 async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subprocess.Popen[bytes]) -> None:
@@ -186,15 +213,16 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
         started = time.perf_counter()
         gate = asyncio.Semaphore(50)
 
-        async def open_one() -> Visitor:
+        async def open_one(mode: str) -> Visitor:
             async with gate:
-                r = await http.post("/widget/v1/session", content=json.dumps({"channel": KEY}))
+                r = await http.post("/widget/v1/session", content=json.dumps({"channel": KEYS[mode]}))
                 r.raise_for_status()
-                visitor = Visitor(r.json()["token"])
+                visitor = Visitor(r.json()["token"], mode)
                 await visitor.connect(base.replace("http", "ws") + "/widget/v1/ws")
                 return visitor
 
-        results = await asyncio.gather(*(open_one() for _ in range(args.connections)), return_exceptions=True)
+        modes = [("inline", "job")[i % 2] for i in range(args.connections)]
+        results = await asyncio.gather(*(open_one(mode) for mode in modes), return_exceptions=True)
         visitors = [v for v in results if isinstance(v, Visitor)]
         failures = [r for r in results if not isinstance(r, Visitor)]
         opened = time.perf_counter() - started
@@ -209,8 +237,9 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
         stream = asyncio.create_task(_stream(base, agent_token, events))
         await asyncio.sleep(1.0)
 
-        inbound: list[float] = []
-        samplers = visitors[: args.samples]
+        print(f"load average before sampling: {_load_average()}")
+        inbound: dict[str, list[float]] = {"inline": [], "job": []}
+        samplers = visitors[: args.samples * 2]
         for i, visitor in enumerate(samplers):
             while not events.empty():
                 events.get_nowait()
@@ -221,13 +250,15 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
             while True:
                 at, event = await asyncio.wait_for(events.get(), 10)
                 if event.get("kind") == "message_added" and event["data"].get("direction") == "in":
-                    inbound.append(at - sent)
+                    inbound[visitor.mode].append(at - sent)
                     visitor.ticket_id = event["ticket_id"]
                     break
             await visitor.next("message")  # its own stored copy, so the next sample starts clean
-        print(f"visitor → agent stream:  {_ms(inbound)}")
+        for mode in ("job", "inline"):
+            print(f"visitor → agent stream, {mode:6}:  {_ms(inbound[mode])}")
 
-        outbound: list[float] = []
+        outbound: dict[str, list[float]] = {"inline": [], "job": []}
+        late: dict[str, int] = {"inline": 0, "job": 0}
         for i, visitor in enumerate(samplers):
             if visitor.ticket_id is None:
                 continue
@@ -236,9 +267,18 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
                 f"/api/v1/tickets/{visitor.ticket_id}/messages", headers=agent_h, json={"text": f"Ответ {i}"}
             )
             r.raise_for_status()
-            await visitor.next("message")
-            outbound.append(time.perf_counter() - sent)
-        print(f"agent → visitor socket:  {_ms(outbound)}  (from the reply's POST)")
+            try:
+                await visitor.next("message")
+            except TimeoutError:
+                late[visitor.mode] += 1  # not seen within 10 s: reported, not averaged in
+                continue
+            outbound[visitor.mode].append(time.perf_counter() - sent)
+        for mode in ("job", "inline"):
+            print(
+                f"agent → visitor socket, {mode:6}:  {_ms(outbound[mode])}  (from the reply's POST; "
+                f"{late[mode]} not seen within 10 s)"
+            )
+        print(f"load average after sampling: {_load_average()}")
 
         stream.cancel()
         alive = sum(1 for v in visitors if v.ws.state.name == "OPEN")
@@ -246,17 +286,24 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
         await asyncio.gather(*(v.ws.close() for v in visitors), return_exceptions=True)
 
 
+def _load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} (1/5/15 min, {os.cpu_count()} cores)"
+
+
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--serve":
-        serve(int(sys.argv[2]), Path(sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "--serve":
+        serve(int(sys.argv[2]), Path(sys.argv[3]), sys.argv[4] or None)
         return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--connections", type=int, default=2000)
-    parser.add_argument("--samples", type=int, default=150)
+    parser.add_argument("--samples", type=int, default=150, help="per mode")
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL + Redis instead of SQLite")
     args = parser.parse_args()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, SQLite, in-memory bus, one process")
+    shape = "PostgreSQL + Redis bus" if args.postgres else "SQLite, in-memory bus"
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {shape}, one process")
     asyncio.run(run(args))
 
 

@@ -101,6 +101,9 @@ class OutboundAttachment:
     filename: str
     content_type: str
     data: bytes = field(repr=False)
+    # The stored file's content hash: a provider that fetches files by URL (Viber) is given a
+    # signed link to it instead of the bytes.
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,12 @@ this same code on a batch of one.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from opora.channels.base import InboundMessage
 from opora.channels.models import Channel
@@ -166,6 +169,13 @@ def _number(item: Item) -> int | None:
     return number if isinstance(number, int) and not isinstance(number, bool) else None
 
 
+# A channel that sends on another channel's behalf (the chat widget mailing a reply to a visitor
+# who left) knows references no message row of that other channel holds. Each resolver maps
+# (channel id, provider message id) pairs it knows to their ticket ids; channels register here.
+ReferenceResolver = Callable[[AsyncSession, Sequence[tuple[int, str]]], Awaitable[dict[tuple[int, str], int]]]
+reference_resolvers: list[ReferenceResolver] = []
+
+
 @dataclass
 class _Found:
     by_ref: dict[tuple[int, str], int]
@@ -175,9 +185,12 @@ class _Found:
 
 async def _candidates(uow: UnitOfWork, items: list[Item]) -> _Found:
     session = uow.session
-    by_ref = await repository.tickets_by_reference(
-        session, [(i.channel.id, r) for i in items for r in _refs(i)]
-    )
+    refs = [(i.channel.id, r) for i in items for r in _refs(i)]
+    by_ref = await repository.tickets_by_reference(session, refs)
+    for resolver in reference_resolvers:
+        missing = [ref for ref in refs if ref not in by_ref]
+        if missing:
+            by_ref.update(await resolver(session, missing))
     latest = await repository.latest_tickets(session, [(i.customer_id, i.channel.id) for i in items])
     wanted = {*by_ref.values(), *latest.values(), *(n for i in items if (n := _number(i)) is not None)}
     rows = await repository.load_tickets(session, list(wanted), lock=not uow.is_sqlite)

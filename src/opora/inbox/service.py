@@ -57,11 +57,19 @@ def job_key(payload_id: int) -> str:
 
 
 async def receive(
-    uow: UnitOfWork, *, channel_id: int, external_id: str, payload: bytes, content_type: str
+    uow: UnitOfWork,
+    *,
+    channel_id: int,
+    external_id: str,
+    payload: bytes,
+    content_type: str,
+    queue: bool = True,
 ) -> Received:
     """Store a raw payload once and queue its processing, in the caller's transaction.
 
     The channel may be acknowledged as soon as this commits: from then on nothing is lost.
+    ``queue=False`` is for a caller that processes the payload in the same transaction with
+    :func:`process_now` (and falls back to a queued receive if that fails).
     """
     if not external_id or len(external_id) > 500:
         raise InvalidInput("An external id of 1 to 500 characters is required.", field="external_id")
@@ -78,8 +86,28 @@ async def receive(
     )
     if payload_id is None:
         return Received(payload_id=None, created=False)
-    await enqueue(uow, PROCESS_TASK, {"payload_id": payload_id}, unique_key=job_key(payload_id))
+    if queue:
+        await enqueue(uow, PROCESS_TASK, {"payload_id": payload_id}, unique_key=job_key(payload_id))
     return Received(payload_id=payload_id, created=True)
+
+
+async def process_now(uow: UnitOfWork, runtime: Runtime, payload_id: int) -> None:
+    """Process a payload stored by this transaction with ``queue=False``, in this transaction.
+
+    For a client that waits for the message to be live (the chat widget): the raw payload and
+    its ticket message commit together, and the live events leave right after the commit, with
+    no job hop and no second write transaction. The pipeline is the job's (parse, identify,
+    thread, hooks, quarantine of a payload that cannot be parsed); the per-channel lock keeps
+    arrival order on PostgreSQL. An exception leaves the transaction unusable: the caller
+    restarts it and stores the payload with its job instead (``receive``), so a failure here
+    costs latency, never the message.
+    """
+    row = await repository.get_payload(uow.session, payload_id)
+    if row is None:
+        return
+    if not uow.is_sqlite:
+        await repository.lock_channel_inbox(uow.session, row.channel_id)
+    await _process_batch(uow, runtime, [payload_id], isolate=False)
 
 
 def _encode(payload: bytes) -> tuple[str, str]:

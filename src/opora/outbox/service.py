@@ -61,7 +61,9 @@ async def prepare(runtime: Runtime, message_id: int) -> Prepared | DeliveryResul
         for item in await repository.attachments(uow.session, message.id):
             data = await asyncio.to_thread(runtime.storage.get, item.sha256)
             files.append(
-                OutboundAttachment(filename=item.filename, content_type=item.content_type, data=data)
+                OutboundAttachment(
+                    filename=item.filename, content_type=item.content_type, data=data, sha256=item.sha256
+                )
             )
         outbound = OutboundMessage(
             idempotency_key=f"opora-message-{message.id}",

@@ -62,6 +62,14 @@ async def test_telegram_then_email_with_the_identity_linked_is_one_customer(
     r = await client.get(f"/api/v1/customers/{first.customer_id}", headers=desk.olga_h)
     identities = {(i["kind"], i["value"]) for i in r.json()["identities"]}
     assert identities == {("telegram", "424242001"), ("email", CUSTOMER)}
+    # The customer's 360 timeline holds both conversations.
+    r = await client.get(f"/api/v1/customers/{first.customer_id}/timeline", headers=desk.olga_h)
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert [(i["kind"], i["ticket_id"], i["channel_type"]) for i in items] == [
+        ("ticket", second.id, "email"),
+        ("ticket", first.id, "telegram"),
+    ]
 
 
 async def test_telegram_and_email_customers_merged_later_show_both_conversations(

@@ -231,6 +231,51 @@ async def test_zadarma_bad_signature_stores_nothing(
     assert await snapshot(runtime) == before
 
 
+# Vectors computed outside Python, the way Zadarma's PHP examples do it
+# (``base64_encode(hash_hmac('sha1', $caller_id . $called_did . $call_start, $secret))``):
+#   printf '%s' '79161234567749512000002026-11-23 12:00:00' \
+#     | openssl dgst -sha1 -hmac zadarma-api-secret | awk '{print $2}' | tr -d '\n' | base64
+ZADARMA_END_SIGNATURE = "OTViMzZmMDAzMDk2NTdmN2ZjMTdmOWZmN2Q1ZDYwOTVlYjVkMzY5MA=="
+# The same HMAC with ``-binary``: base64 of the raw digest, a common mistake Zadarma does not make.
+ZADARMA_END_RAW_DIGEST = "lbNvADCWV/f8F/n/fV1gletdNpA="
+# NOTIFY_RECORD signs pbx_call_id + call_id_with_rec: 'in_8f2a1c' '1700000000.123'.
+ZADARMA_RECORD_SIGNATURE = "YTFjYjQ2NWFiMTRlZWIxMmM0ZWE3ODUyZDc4Nzc0NjdjOTMxNGE3MQ=="
+
+
+async def test_zadarma_signature_matches_an_independent_vector(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime
+) -> None:
+    channel_id = await make_channel(client, desk, provider="zadarma")
+    body = fixture("zadarma_notify_end_answered.txt")
+    record = b"event=NOTIFY_RECORD&pbx_call_id=in_8f2a1c&call_id_with_rec=1700000000.123"
+    before = await snapshot(runtime)
+    refused = [
+        await post_zadarma(client, channel_id, body, ZADARMA_END_RAW_DIGEST),
+        await post_zadarma(client, channel_id, body, ""),
+        # A signed field changed after signing: another caller with the same signature.
+        await post_zadarma(
+            client,
+            channel_id,
+            body.replace(b"caller_id=79161234567", b"caller_id=79990000000"),
+            ZADARMA_END_SIGNATURE,
+        ),
+        # An END signature does not sign a RECORD notification.
+        await post_zadarma(client, channel_id, record, ZADARMA_END_SIGNATURE),
+    ]
+    assert [r.status_code for r in refused] == [401, 401, 401, 401]
+    assert {r.json()["error"]["code"] for r in refused} == {"invalid_signature"}
+    assert await snapshot(runtime) == before
+    accepted = await post_zadarma(client, channel_id, body, ZADARMA_END_SIGNATURE)
+    assert accepted.status_code == 202, accepted.text
+    assert (await post_zadarma(client, channel_id, record, ZADARMA_RECORD_SIGNATURE)).status_code == 202
+    await drain(runtime)
+    [message] = await messages(runtime)
+    assert message.metadata_["call"]["caller"] == "79161234567"
+    async with runtime.db.uow() as uow:
+        states = sorted((await uow.session.scalars(select(InboundPayload.state))).all())
+    assert states == ["ignored", "processed"]
+
+
 def test_summary_reads_in_both_languages() -> None:
     call = Call(call_id="x", event=CallEvent.ANSWERED, caller="+79161234567", duration=42, agent="7")
     assert summary(call, "en")[0] == "Incoming call from +79161234567: answered (agent 7), duration 42 s."

@@ -77,6 +77,17 @@ class AsgiSocket:
             if frame["type"] == kind:
                 return frame
 
+    async def receive_types(self, *kinds: str, timeout: float = 5.0) -> dict[str, dict[str, Any]]:
+        """The first frame of each of these types, in whatever order they come: a stored copy of
+        the visitor's message may overtake its ack (the bus delivers after the commit, the ack is
+        pushed after it too), which the widget handles by client id."""
+        found: dict[str, dict[str, Any]] = {}
+        while len(found) < len(kinds):
+            frame = await self.receive(timeout)
+            if frame["type"] in kinds:
+                found.setdefault(frame["type"], frame)
+        return found
+
     async def hello(self, token: str, *, after_id: int = 0) -> dict[str, Any]:
         await self.send({"type": "hello", "channel": PUBLIC_KEY, "token": token, "after_id": after_id})
         return await self.receive_type("ready")

@@ -15,7 +15,10 @@ from opora.agents.models import Calendar, Team
 from opora.channels.webchat.identity import sign
 from opora.customers.models import Customer, CustomerIdentity
 from opora.events.models import TicketEvent
+from opora.inbox import service as inbox_service
+from opora.inbox.batch import Ingested
 from opora.inbox.models import InboundPayload
+from opora.jobs.models import Job
 from opora.runtime import Runtime
 from opora.tickets.models import Attachment, Message, Ticket, TicketTag
 from tests.channels.webchat.conftest import set_presence
@@ -61,13 +64,14 @@ async def test_a_message_is_acknowledged_once_stored_becomes_a_ticket_and_shows_
         assert (await tab1.hello(visitor["token"]))["messages"] == []
         await tab2.hello(visitor["token"])
         await tab1.send({"type": "message", "client_id": "m1", "text": "Здравствуйте, где мой заказ?"})
-        ack = await tab1.receive_type("ack")
-        assert ack == {"type": "ack", "client_id": "m1", "duplicate": False}
-        # Acknowledged means committed: the raw payload is there before any processing.
-        assert await count(runtime, InboundPayload) == 1
-        assert await drain(runtime) >= 1
-        for tab in (tab1, tab2):
-            stored = (await tab.receive_type("message"))["message"]
+        frames = await tab1.receive_types("ack", "message")
+        assert frames["ack"] == {"type": "ack", "client_id": "m1", "duplicate": False}
+        # Acknowledged means committed, raw payload and ticket message together (processed in
+        # the storing transaction): no inbox job is left to run.
+        assert await count(runtime, InboundPayload, InboundPayload.state == "processed") == 1
+        assert await count(runtime, Message) == 1
+        assert await count(runtime, Job, Job.task == "inbox.process") == 0
+        for stored in (frames["message"]["message"], (await tab2.receive_type("message"))["message"]):
             assert (stored["author"], stored["client_id"], stored["text"]) == (
                 "visitor",
                 "m1",
@@ -112,9 +116,8 @@ async def test_an_agent_reply_reaches_the_socket_live_and_the_visitor_reads_it(
     async with AsgiSocket(app) as socket:
         await socket.hello(visitor["token"])
         await socket.send({"type": "message", "client_id": "m1", "text": "Помогите"})
-        await socket.receive_type("ack")
+        stored = (await socket.receive_types("ack", "message"))["message"]["message"]
         await drain(runtime)
-        stored = (await socket.receive_type("message"))["message"]
         r = await http.post(
             f"/api/v1/tickets/{stored['ticket_id']}/activity", headers=desk.olga_h, json={"state": "typing"}
         )
@@ -156,9 +159,8 @@ async def test_visitor_typing_reaches_the_agents_activity_topic(
     async with AsgiSocket(app) as socket:
         await socket.hello(visitor["token"])
         await socket.send({"type": "message", "client_id": "m1", "text": "Привет"})
-        await socket.receive_type("ack")
+        stored = (await socket.receive_types("ack", "message"))["message"]["message"]
         await drain(runtime)
-        stored = (await socket.receive_type("message"))["message"]
         async with await runtime.bus.open("activity") as activity:
             await socket.send({"type": "typing"})
             frame = await asyncio.wait_for(activity.__anext__(), 5)
@@ -319,3 +321,50 @@ async def test_a_socket_without_a_valid_hello_is_closed(app: FastAPI, chat: dict
         with pytest.raises(Closed) as closed:
             await socket.receive()
         assert closed.value.code == 4401
+
+
+async def test_a_message_whose_inline_processing_fails_is_still_acknowledged_and_left_to_the_job(
+    app: FastAPI, http: httpx.AsyncClient, chat: dict[str, Any], runtime: Runtime
+) -> None:
+    async def broken(uow: Any, runtime: Runtime, ingested: list[Ingested]) -> None:
+        raise RuntimeError("a later stage is broken")
+
+    visitor = await session(http)
+    inbox_service.inbound_hooks.append(broken)
+    try:
+        async with AsgiSocket(app) as socket:
+            await socket.hello(visitor["token"])
+            await socket.send({"type": "message", "client_id": "m1", "text": "Алло?"})
+            assert (await socket.receive_type("ack"))["duplicate"] is False
+            # Stored once with its job, nothing half-processed.
+            assert await count(runtime, InboundPayload, InboundPayload.state == "received") == 1
+            assert await count(runtime, Message) == 0
+            assert await count(runtime, Job, Job.task == "inbox.process", Job.state == "queued") == 1
+            await socket.send({"type": "message", "client_id": "m1", "text": "Алло?"})
+            assert (await socket.receive_type("ack"))["duplicate"] is True
+    finally:
+        inbox_service.inbound_hooks.remove(broken)
+    await drain(runtime)
+    assert await count(runtime, Message) == 1
+    assert await count(runtime, InboundPayload, InboundPayload.state == "processed") == 1
+
+
+async def test_with_inline_processing_off_the_message_goes_through_the_inbox_job(
+    app: FastAPI, http: httpx.AsyncClient, chat: dict[str, Any], runtime: Runtime, desk: Desk
+) -> None:
+    r = await http.patch(
+        f"/api/v1/channels/{chat['id']}", json={"settings": {"process_inline": False}}, headers=desk.admin_h
+    )
+    assert r.status_code == 200, r.text
+    bad = await http.patch(
+        f"/api/v1/channels/{chat['id']}", json={"settings": {"process_inline": "yes"}}, headers=desk.admin_h
+    )
+    assert bad.status_code == 422
+    visitor = await session(http)
+    async with AsgiSocket(app) as socket:
+        await socket.hello(visitor["token"])
+        await socket.send({"type": "message", "client_id": "m1", "text": "Через очередь"})
+        await socket.receive_type("ack")
+        assert await count(runtime, Message) == 0
+        assert await drain(runtime) >= 1
+        assert (await socket.receive_type("message"))["message"]["text"] == "Через очередь"

@@ -2,7 +2,9 @@
 
 Every callback carries ``X-Viber-Content-Signature``, the HMAC-SHA256 of the raw body keyed with
 the bot's token. The ``webhook`` event Viber sends when the webhook is set is answered and not
-stored. Pictures and files are kept as links (Viber serves them from its media URLs).
+stored. Pictures, videos and files arrive as links to Viber's media servers: ``parse`` keeps the
+link, and a job downloads the file into the attachment store (``media.py``). Replies' files go out
+as ``picture`` or ``file`` messages whose media URL is a signed link to the desk (``files.py``).
 """
 
 from __future__ import annotations
@@ -26,12 +28,20 @@ from opora.channels.base import (
     WebhookRequest,
 )
 from opora.channels.viber.config import ViberSettings, load
+from opora.channels.viber.files import file_url
 from opora.customers.models import IdentityKind
 from opora.kit.crypto import hmac_hex_matches
 
 SIGNATURE_HEADER = "x-viber-content-signature"
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 MAX_TEXT = 7000
+# Viber's documented limits: a picture's caption, a picture's size (larger ones go as a file),
+# the types Viber shows as a picture, a file's size and name.
+MAX_CAPTION = 120
+MAX_PICTURE_BYTES = 1024 * 1024
+PICTURE_TYPES = ("image/jpeg", "image/png", "image/gif")
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_FILE_NAME = 256
 _STATES = {"delivered": DeliveryState.DELIVERED, "seen": DeliveryState.READ, "failed": DeliveryState.FAILED}
 # send_message status codes worth another try: Viber's rate limit and its own trouble.
 RETRIABLE_STATUSES = frozenset({12})
@@ -133,38 +143,79 @@ class ViberAdapter:
             return DeliveryResult.failed(
                 f"{message.recipient_value!r} is not a Viber user id", retriable=False
             )
-        if message.attachments:
-            # Viber fetches files from a public URL; the desk does not publish attachments.
-            return DeliveryResult.failed(
-                "viber_attachments_unsupported: Viber replies cannot carry files from the desk; "
-                "send the text alone.\nViber не принимает файлы из деска; отправьте ответ без вложений.",
-                retriable=False,
-            )
-        if not message.text.strip():
-            return DeliveryResult.failed("the reply is empty", retriable=False)
-        sender: dict[str, str] = {"name": settings.sender_name}
-        if settings.sender_avatar:
-            sender["avatar"] = settings.sender_avatar
-        body = {
-            "receiver": message.recipient_value.strip(),
-            "min_api_version": 1,
-            "sender": sender,
-            "tracking_data": message.idempotency_key,
-            "type": "text",
-            "text": message.text[:MAX_TEXT],
-        }
+        bodies = self._bodies(settings, message)
+        if isinstance(bodies, DeliveryResult):
+            return bodies
+        first: str | None = None
         try:
             async with httpx.AsyncClient(timeout=TIMEOUT, trust_env=False, follow_redirects=False) as http:
-                answer = await http.post(
-                    settings.url("send_message"),
-                    json=body,
-                    headers={"X-Viber-Auth-Token": settings.auth_token},
-                )
+                # One Viber message per file. A failure part-way is retried whole, so the
+                # customer may see the first parts twice: Viber has no idempotency key.
+                for body in bodies:
+                    answer = await http.post(
+                        settings.url("send_message"),
+                        json=body,
+                        headers={"X-Viber-Auth-Token": settings.auth_token},
+                    )
+                    result = result_of(answer.status_code, answer.content)
+                    if not result.ok:
+                        return result
+                    first = first or result.provider_message_id
         except httpx.HTTPError as exc:
             return DeliveryResult.failed(
                 f"Viber is unreachable: {exc.__class__.__name__}: {exc}", retriable=True
             )
-        return result_of(answer.status_code, answer.content)
+        return DeliveryResult.sent(first)
+
+    def _bodies(
+        self, settings: ViberSettings, message: OutboundMessage
+    ) -> list[dict[str, Any]] | DeliveryResult:
+        """The send_message bodies of a reply: its text (as a picture's caption when short), then
+        one picture or file message per attachment."""
+        if not message.text.strip() and not message.attachments:
+            return DeliveryResult.failed("the reply is empty", retriable=False)
+        sender: dict[str, str] = {"name": settings.sender_name}
+        if settings.sender_avatar:
+            sender["avatar"] = settings.sender_avatar
+        common = {
+            "receiver": message.recipient_value.strip(),
+            "min_api_version": 1,
+            "sender": sender,
+            "tracking_data": message.idempotency_key,
+        }
+        files: list[dict[str, Any]] = []
+        for item in message.attachments:
+            if settings.files_base_url is None or item.sha256 is None:
+                # Viber fetches files from a public URL, and the desk has none configured.
+                return DeliveryResult.failed(
+                    "viber_attachments_unsupported: set the channel's files_base_url (the desk's public "
+                    "address) to send files to Viber, or send the text alone.\nЧтобы отправлять файлы "
+                    "в Viber, укажите files_base_url канала (публичный адрес деска) или отправьте текст "
+                    "без вложений.",
+                    retriable=False,
+                )
+            if len(item.data) > MAX_FILE_BYTES:
+                return DeliveryResult.failed(
+                    f"viber_file_too_large: {item.filename} is larger than Viber's {MAX_FILE_BYTES} bytes.\n"
+                    f"Файл {item.filename} больше предела Viber ({MAX_FILE_BYTES} байт).",
+                    retriable=False,
+                )
+            url = file_url(
+                settings.files_base_url, settings.auth_token, self.config.id, item.sha256, item.filename
+            )
+            if item.content_type in PICTURE_TYPES and len(item.data) <= MAX_PICTURE_BYTES:
+                files.append({**common, "type": "picture", "text": "", "media": url})
+            else:
+                name = item.filename[-MAX_FILE_NAME:] or "file"
+                files.append(
+                    {**common, "type": "file", "media": url, "size": len(item.data), "file_name": name}
+                )
+        text = message.text.strip()
+        if text and files and files[0]["type"] == "picture" and len(text) <= MAX_CAPTION:
+            files[0]["text"] = text
+            text = ""
+        texts = [{**common, "type": "text", "text": message.text[:MAX_TEXT]}] if text else []
+        return texts + files
 
 
 def result_of(status_code: int, content: bytes) -> DeliveryResult:
@@ -205,12 +256,14 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
-def _content(message: dict[str, Any]) -> tuple[str, dict[str, str] | None]:
+def _content(message: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     kind = str(message.get("type") or "")
     text = str(message.get("text") or "")
     if kind in ("picture", "video", "file") and message.get("media"):
         name = str(message.get("file_name") or "")
-        link = {"type": kind, "title": name, "url": str(message["media"])}
+        link: dict[str, Any] = {"type": kind, "title": name, "url": str(message["media"])}
+        if isinstance(message.get("size"), int) and not isinstance(message.get("size"), bool):
+            link["size"] = message["size"]
         line = " ".join(p for p in (f"[{kind}]", name, link["url"]) if p)
         return "\n".join(p for p in (text, line) if p), link
     if kind == "location" and isinstance(message.get("location"), dict):

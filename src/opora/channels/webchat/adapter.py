@@ -27,6 +27,7 @@ from opora.channels.base import (
     UnparseablePayload,
     WebhookRequest,
 )
+from opora.channels.webchat.mail import check_settings as check_mail_settings
 from opora.customers.models import IdentityKind
 
 CONTENT_TYPE = "application/vnd.opora.webchat+json"
@@ -81,6 +82,10 @@ def check_config(settings: Mapping[str, Any], secrets: Mapping[str, Any]) -> Non
     origins = settings.get("allowed_origins")
     if origins is not None and not (isinstance(origins, list) and all(isinstance(o, str) for o in origins)):
         raise ValueError("settings.allowed_origins must be a list like ['https://shop.example']")
+    check_mail_settings(settings)
+    inline = settings.get("process_inline")
+    if inline is not None and not isinstance(inline, bool):
+        raise ValueError("settings.process_inline must be true or false")
     secret = secrets.get("identity_secret")
     if secret is not None and len(str(secret)) < 16:
         raise ValueError("secrets.identity_secret must be at least 16 characters")

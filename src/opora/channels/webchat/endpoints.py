@@ -100,7 +100,7 @@ async def upload(
         data = await file.read(limit + 1)
         checked = service.check_upload(found, Upload(file.filename or "file", file.content_type or "", data))
         message = _parse(MessageIn, {"client_id": client_id, "text": text})
-        ack = await service.post_message(uow, found, visitor, message, [checked])
+        ack = await service.post_message(uow, found, visitor, message, [checked], runtime=runtime)
         return JSONResponse(ack.model_dump(mode="json"), headers=CORS)
 
     return await _guard(work)
@@ -231,7 +231,7 @@ async def _serve(runtime: Runtime, hub: Hub, socket: Socket, websocket: WebSocke
                 data = _parse(MessageIn, {k: v for k, v in frame.items() if k != "type"})
                 async with runtime.db.uow() as uow:
                     channel = await service.channel_by_key(uow, channel_key)
-                    ack = await service.post_message(uow, channel, visitor, data)
+                    ack = await service.post_message(uow, channel, visitor, data, runtime=runtime)
                 # Only now, after the commit: an acknowledged message is never lost.
                 socket.push({"type": "ack", **ack.model_dump(mode="json")})
             elif kind == "typing":

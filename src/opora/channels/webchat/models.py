@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opora.db import Base, BigId, UTCDateTime
@@ -32,3 +32,29 @@ class WebchatVisitor(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebchatEmailCopy(Base):
+    """An agent's reply on a chat ticket, also sent by e-mail to a visitor who was not there.
+
+    The row is the index that threads the visitor's e-mail answer back to the chat ticket: the
+    answer's In-Reply-To names ``mail_id`` on the e-mail channel, where no message row has it
+    (the reply's own row belongs to the chat channel). The state shown to agents is kept beside
+    it, on the reply's ``metadata.email_copy``, written in the same transactions.
+    """
+
+    __tablename__ = "webchat_email_copies"
+    __table_args__ = (Index("ix_webchat_email_copies_mail", "email_channel_id", "mail_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    email_channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"))
+    address: Mapped[str] = mapped_column(String(254))
+    # queued, sent, failed, or skipped (read in the widget before the mail went out).
+    status: Mapped[str] = mapped_column(String(12), default="queued")
+    error: Mapped[str | None] = mapped_column(Text)
+    # The Message-ID of the mail, without angle brackets, once sent.
+    mail_id: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

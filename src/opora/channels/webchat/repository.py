@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opora.agents.models import Agent, Presence, Team, TeamMember
 from opora.channels.models import Channel
-from opora.channels.webchat.models import WebchatVisitor
+from opora.channels.webchat.models import WebchatEmailCopy, WebchatVisitor
+from opora.customers.models import CustomerIdentity
 from opora.tickets.models import Attachment, DeliveryStatus, Direction, Message, Ticket
 
 CHANNEL_TYPE = "webchat"
@@ -164,3 +165,109 @@ async def visitors_wanting_human(session: AsyncSession, keys: Sequence[str]) -> 
         return {}
     query = select(WebchatVisitor).where(WebchatVisitor.key.in_(keys), WebchatVisitor.wants_human.is_(True))
     return {v.key: v for v in (await session.scalars(query)).all()}
+
+
+# -- replies by e-mail -----------------------------------------------------------------------------
+
+
+async def chat_replies(
+    session: AsyncSession, message_ids: Sequence[int]
+) -> list[tuple[Message, Ticket, Channel]]:
+    """Agents' public replies among ``message_ids`` that go out on a chat channel."""
+    if not message_ids:
+        return []
+    query = (
+        select(Message, Ticket, Channel)
+        .join(Ticket, Ticket.id == Message.ticket_id)
+        .join(Channel, Channel.id == Message.channel_id)
+        .where(
+            Message.id.in_(message_ids),
+            Message.direction == Direction.OUT,
+            Message.is_internal.is_(False),
+            Message.author_type == "agent",
+            Channel.type == CHANNEL_TYPE,
+        )
+        .order_by(Message.id)
+    )
+    return [(m, t, c) for m, t, c in (await session.execute(query)).all()]
+
+
+async def last_inbound(
+    session: AsyncSession, ticket_id: int, channel_id: int | None = None
+) -> Message | None:
+    """The ticket's newest customer message, on ``channel_id`` or on any channel."""
+    query = select(Message).where(Message.ticket_id == ticket_id, Message.direction == Direction.IN)
+    if channel_id is not None:
+        query = query.where(Message.channel_id == channel_id)
+    return (await session.scalars(query.order_by(Message.id.desc()).limit(1))).first()
+
+
+async def first_active_channel(session: AsyncSession, type_name: str) -> Channel | None:
+    query = (
+        select(Channel)
+        .where(Channel.type == type_name, Channel.is_active.is_(True))
+        .order_by(Channel.id)
+        .limit(1)
+    )
+    return (await session.scalars(query)).first()
+
+
+async def insert_copy(session: AsyncSession, copy: WebchatEmailCopy) -> WebchatEmailCopy:
+    session.add(copy)
+    await session.flush()
+    return copy
+
+
+async def copy_of(session: AsyncSession, message_id: int, *, lock: bool = False) -> WebchatEmailCopy | None:
+    query = select(WebchatEmailCopy).where(WebchatEmailCopy.message_id == message_id)
+    if lock:
+        query = query.with_for_update()
+    return (await session.scalars(query)).first()
+
+
+async def sent_mail_ids(session: AsyncSession, ticket_id: int, limit: int) -> list[str]:
+    """Message-IDs of the ticket's earlier mailed replies, oldest first (for References)."""
+    query = (
+        select(WebchatEmailCopy.mail_id)
+        .where(WebchatEmailCopy.ticket_id == ticket_id, WebchatEmailCopy.mail_id.is_not(None))
+        .order_by(WebchatEmailCopy.id.desc())
+        .limit(limit)
+    )
+    return [m for m in reversed((await session.scalars(query)).all()) if m]
+
+
+async def tickets_by_mail_id(
+    session: AsyncSession, refs: Sequence[tuple[int, str]]
+) -> dict[tuple[int, str], int]:
+    """(e-mail channel id, Message-ID of a mailed reply) → the chat ticket it belongs to."""
+    if not refs:
+        return {}
+    ids = sorted({mail_id for _, mail_id in refs})
+    query = select(
+        WebchatEmailCopy.email_channel_id, WebchatEmailCopy.mail_id, WebchatEmailCopy.ticket_id
+    ).where(WebchatEmailCopy.mail_id.in_(ids))
+    wanted = set(refs)
+    found: dict[tuple[int, str], int] = {}
+    for channel_id, mail_id, ticket_id in (await session.execute(query)).all():
+        if channel_id is not None and mail_id and (channel_id, mail_id) in wanted:
+            found[(channel_id, mail_id)] = ticket_id
+    return found
+
+
+async def copies_of_tickets(session: AsyncSession, ticket_ids: Sequence[int]) -> list[WebchatEmailCopy]:
+    if not ticket_ids:
+        return []
+    query = select(WebchatEmailCopy).where(WebchatEmailCopy.ticket_id.in_(ticket_ids))
+    return list((await session.scalars(query)).all())
+
+
+async def ticket_count(session: AsyncSession, customer_id: int) -> int:
+    query = select(func.count()).select_from(Ticket).where(Ticket.customer_id == customer_id)
+    return int(await session.scalar(query) or 0)
+
+
+async def identities(session: AsyncSession, customer_id: int) -> list[tuple[str, str]]:
+    query = select(CustomerIdentity.kind, CustomerIdentity.value).where(
+        CustomerIdentity.customer_id == customer_id
+    )
+    return [(k, v) for k, v in (await session.execute(query)).all()]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,8 @@ from opora.sla import service as sla_service
 from opora.tickets import repository as tickets_repo
 from opora.tickets.lifecycle import Status
 from opora.tickets.models import Attachment, Message
+
+log = logging.getLogger(__name__)
 
 # Visitor-side news for every process's sockets: a visitor message stored, replies read.
 TOPIC = "webchat"
@@ -347,12 +350,51 @@ def check_upload(channel: Channel, upload: Upload) -> Upload:
 
 
 async def post_message(
-    uow: UnitOfWork, channel: Channel, visitor: VisitorRef, data: MessageIn, files: Sequence[Upload] = ()
+    uow: UnitOfWork,
+    channel: Channel,
+    visitor: VisitorRef,
+    data: MessageIn,
+    files: Sequence[Upload] = (),
+    *,
+    runtime: Runtime | None = None,
 ) -> Ack:
-    """Store the visitor's message for the inbox; the caller acknowledges after commit. The same
-    client id again is a resend and stores nothing."""
+    """Store the visitor's message; the caller acknowledges after commit. The same client id
+    again is a resend and stores nothing.
+
+    With the runtime (and unless the channel's ``process_inline`` is off) the message is also
+    processed in this transaction, so it is a ticket message, live for agents, as soon as the
+    transaction commits (ADR 0029). If that processing fails, the transaction is restarted and
+    the message is stored for the inbox job, as without the runtime.
+    """
     if not data.text.strip() and not files:
         raise InvalidInput("Write a message or attach a file.", field="text")
+    if runtime is not None and channel.settings.get("process_inline", True):
+        channel_id = channel.id
+        try:
+            return await _store(uow, channel, visitor, data, files, runtime=runtime)
+        except (Unauthenticated, InvalidInput):
+            raise
+        except inbox_service.TRANSIENT:
+            raise
+        except Exception:
+            log.exception(
+                "webchat: processing message %s inline failed; leaving it to the inbox job", data.client_id
+            )
+            await uow.restart()
+            # The rollback expired every row the transaction loaded.
+            channel = await channels_service.get_channel(uow, channel_id)
+    return await _store(uow, channel, visitor, data, files, runtime=None)
+
+
+async def _store(
+    uow: UnitOfWork,
+    channel: Channel,
+    visitor: VisitorRef,
+    data: MessageIn,
+    files: Sequence[Upload],
+    *,
+    runtime: Runtime | None,
+) -> Ack:
     row = await repository.visitor_by_token(uow.session, visitor.token_hash, lock=not uow.is_sqlite)
     if row is None:
         raise Unauthenticated("Unknown visitor token; open a new session.")
@@ -383,10 +425,13 @@ async def post_message(
         external_id=key,
         payload=json.dumps(payload, ensure_ascii=False).encode(),
         content_type=CONTENT_TYPE,
+        queue=runtime is None,
     )
     if received.created:
         row.last_external_id = key
         row.last_seen_at = utcnow()
+        if runtime is not None and received.payload_id is not None:
+            await inbox_service.process_now(uow, runtime, received.payload_id)
     return Ack(client_id=data.client_id, duplicate=not received.created)
 
 
