@@ -1,7 +1,7 @@
 """webchat replies copied by e-mail
 
 Revision ID: 0018
-Revises: 0014
+Revises: 0017
 Create Date: 2026-11-23 14:45:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import opora.db
 
 revision: str = "0018"
-down_revision: str | None = "0014"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """customer segment rules, the segment audit, tickets and CSAT figures on the customer
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-11-23 15:00:00
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import opora.db
 
 revision: str = "0019"
-down_revision: str | None = "0017"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
