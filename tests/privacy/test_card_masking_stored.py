@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from opora.channels.models import Channel
 from opora.inbox import service as inbox
+from opora.inbox.models import InboundPayload, PayloadState
 from opora.runtime import Runtime
 from opora.tickets.models import Message
 from tests.automation.helpers import make_ticket
@@ -61,3 +62,45 @@ async def test_cards_are_masked_in_api_and_inbound_messages(
         "items"
     ]
     assert all("1111 1111 1111 1111" not in m["text"] for m in shown)
+
+
+async def test_the_raw_copy_of_a_processed_payload_loses_the_card(runtime: Runtime, desk: Desk) -> None:
+    async with runtime.db.uow() as uow:
+        channel = Channel(type=TYPE, name="Fake chat", settings={}, secrets_encrypted="")
+        uow.session.add(channel)
+    bodies = {
+        "with-card": {"id": "m1", "from": "5", "text": f"оплатил картой {CARD}, где заказ?"},
+        "plain": {"id": "m2", "from": "6", "text": "заказ 12345678 не пришёл"},
+    }
+    ids = {}
+    for external_id, body in bodies.items():
+        async with runtime.db.uow() as uow:
+            received = await inbox.receive(
+                uow,
+                channel_id=channel.id,
+                external_id=external_id,
+                payload=json.dumps(body, ensure_ascii=False).encode(),
+                content_type="application/json",
+            )
+        assert received.payload_id is not None
+        ids[external_id] = received.payload_id
+    async with runtime.db.uow() as uow:
+        await inbox.process(uow, runtime, ids["with-card"])
+
+    async with runtime.db.uow() as uow:
+        rows = {
+            r.external_id: r
+            for r in (
+                await uow.session.scalars(
+                    select(InboundPayload).where(InboundPayload.channel_id == channel.id)
+                )
+            )
+        }
+        texts = list((await uow.session.scalars(select(Message.text).order_by(Message.id))).all())
+    assert rows["with-card"].state == PayloadState.PROCESSED
+    assert CARD not in rows["with-card"].payload and "4111" not in rows["with-card"].payload
+    assert rows["with-card"].payload == inbox.CARD_REDACTED
+    # A payload without a card keeps its raw form, byte for byte.
+    assert rows["plain"].state == PayloadState.PROCESSED
+    assert json.loads(rows["plain"].payload) == bodies["plain"]
+    assert any(MASKED in t for t in texts) and any("12345678" in t for t in texts)

@@ -30,6 +30,7 @@ from opora.inbox.models import InboundPayload, PayloadState
 from opora.jobs.service import complete_queued, enqueue
 from opora.kit.errors import InvalidInput, NotFound
 from opora.kit.time import utcnow
+from opora.privacy.masking import mask_cards
 from opora.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ async def _process_batch(
     if not isolate:
         ingested = await batch.ingest(uow, runtime, [item for _, items in groups for item in items])
         for payload, items in groups:
-            _done(payload.row, stored=bool(items or payload.updates))
+            _done(payload.row, items, stored=bool(items or payload.updates))
     else:
         for payload, items in groups:
             ingested += await _ingest_alone(uow, runtime, payload, items)
@@ -253,16 +254,30 @@ async def _ingest_alone(
             await uow.session.refresh(payload.row)
             _quarantine(payload.row, f"processing failed: {exc.__class__.__name__}: {exc}")
             return []
-        _done(payload.row, stored=bool(items or payload.updates))
+        _done(payload.row, items, stored=bool(items or payload.updates))
         return ingested
     return []
 
 
-def _done(row: InboundPayload, *, stored: bool) -> None:
+# What a processed payload keeps instead of its raw bytes when they carried a card number.
+CARD_REDACTED = "[removed after processing: the payload carried a payment card number]"
+
+
+def _done(row: InboundPayload, items: list[batch.Item], *, stored: bool) -> None:
     row.attempts += 1
     row.processed_at = utcnow()
     row.state = PayloadState.PROCESSED if stored else PayloadState.IGNORED
     row.error = None
+    # The message rows hold the card masked; the raw copy must not keep it either (152-FZ, PCI DSS).
+    # A processed payload is never parsed again, so it can lose its raw form; a quarantined one
+    # keeps it for the retry.
+    if any(_carries_card(item.inbound) for item in items):
+        row.payload = CARD_REDACTED
+        row.encoding = "utf-8"
+
+
+def _carries_card(inbound: InboundMessage) -> bool:
+    return any(part and mask_cards(part) != part for part in (inbound.text, inbound.html))
 
 
 async def _parse_all(uow: UnitOfWork, runtime: Runtime, rows: list[InboundPayload]) -> list[_Parsed]:
