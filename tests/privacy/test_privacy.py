@@ -94,6 +94,8 @@ async def customer_with_history(client: httpx.AsyncClient, desk: Desk, runtime: 
 
 async def test_export_has_everything(client: httpx.AsyncClient, desk: Desk, runtime: Runtime) -> None:
     customer_id, ticket_id = await customer_with_history(client, desk, runtime)
+    r = await client.patch(f"{CUSTOMERS}/{customer_id}", json={"segment": "vip"}, headers=desk.olga_h)
+    assert r.status_code == 200, r.text
     assert (
         await client.get(f"{PRIVACY}/customers/{customer_id}/export", headers=desk.olga_h)
     ).status_code == 403
@@ -112,6 +114,7 @@ async def test_export_has_everything(client: httpx.AsyncClient, desk: Desk, runt
     assert archive.read(path) == FILE
     assert [o["number"] for o in doc["orders"]] == ["1001"] and doc["orders"][0]["total"] == "1990.50"
     assert doc["notes"][0]["text"].startswith(NAME)
+    assert [(c["old"], c["new"], c["source"]) for c in doc["segment_history"]] == [(None, "vip", "manual")]
     log = (
         await client.get(f"{PRIVACY}/access-log", params={"customer_id": customer_id}, headers=desk.admin_h)
     ).json()

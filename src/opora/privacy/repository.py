@@ -18,7 +18,14 @@ from opora.automation.models import WebhookDelivery
 from opora.channels.devices.models import DeviceEvent
 from opora.channels.webchat.models import WebchatVisitor
 from opora.channels.webform.models import WebformSubmission
-from opora.customers.models import Customer, CustomerIdentity, CustomerMerge, CustomerNote, CustomerTag
+from opora.customers.models import (
+    Customer,
+    CustomerIdentity,
+    CustomerMerge,
+    CustomerNote,
+    CustomerTag,
+    SegmentChange,
+)
 from opora.events.models import TicketEvent
 from opora.inbox.models import InboundPayload
 from opora.notifications.models import Notification
@@ -76,6 +83,13 @@ async def orders_of(session: AsyncSession, customer_ids: Sequence[int]) -> Seque
 
 async def notes_of(session: AsyncSession, customer_ids: Sequence[int]) -> Sequence[CustomerNote]:
     query = select(CustomerNote).where(CustomerNote.customer_id.in_(customer_ids)).order_by(CustomerNote.id)
+    return (await session.scalars(query)).all()
+
+
+async def segment_changes_of(session: AsyncSession, customer_ids: Sequence[int]) -> Sequence[SegmentChange]:
+    query = (
+        select(SegmentChange).where(SegmentChange.customer_id.in_(customer_ids)).order_by(SegmentChange.id)
+    )
     return (await session.scalars(query)).all()
 
 

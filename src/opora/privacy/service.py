@@ -112,6 +112,11 @@ async def export(uow: UnitOfWork, store: AttachmentStore, *, agent_id: int, cust
             }
             for o in orders
         ],
+        # How the desk classed the person over time is data about them, so it travels too.
+        "segment_history": [
+            _row(c, "old", "new", "source", "created_at")
+            for c in await repository.segment_changes_of(uow.session, group)
+        ],
         "access_log": [
             _row(e, "agent_id", "what", "created_at")
             for e in await access_entries(uow, customer_id=customer.id, limit=10_000)
