@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from opora.channels import service as channels_service
-from opora.channels.base import DeliveryResult, OutboundAttachment, OutboundMessage
+from opora.channels.base import ChannelAdapter, DeliveryResult, OutboundAttachment, OutboundMessage
 from opora.channels.models import Channel
 from opora.customers.models import IdentityKind
 from opora.db import UnitOfWork
@@ -109,18 +109,29 @@ async def deliver(uow: UnitOfWork, runtime: Runtime, message_id: int, *, last_at
             uow, message_id, DeliveryResult.failed("this channel cannot send replies", retriable=False)
         )
         return
+    result = await send_once(
+        adapter, prepared.outbound, what=f"message {message_id}", last_attempt=last_attempt
+    )
+    await record(uow, message_id, result)
+
+
+async def send_once(
+    adapter: ChannelAdapter, outbound: OutboundMessage, *, what: str, last_attempt: bool
+) -> DeliveryResult:
+    """One send through ``adapter``. A temporary failure raises for the job queue to retry (with
+    backoff, or when the provider asked us to come back) unless this was the last attempt; then,
+    like every final outcome, it is returned for the caller to record."""
     try:
-        result = await adapter.send(prepared.outbound)
+        result = await adapter.send(outbound)
     except Exception as exc:  # an adapter bug or a network error: treat as temporary
-        log.exception("send of message %s raised", message_id)
+        log.exception("send of %s raised", what)
         result = DeliveryResult.failed(f"{exc.__class__.__name__}: {exc}", retriable=True)
     if not result.ok and result.retriable and not last_attempt:
-        # Roll back nothing we wrote (we wrote nothing); the queue retries with backoff, or when
-        # the provider asked us to come back.
+        # Nothing was written yet, so nothing needs rolling back before the retry.
         if result.retry_after is not None:
             raise RetryAfter(result.retry_after, result.error or "rate limited")
         raise RetryLater(result.error or "temporary failure")
-    await record(uow, message_id, result)
+    return result
 
 
 async def record(uow: UnitOfWork, message_id: int, result: DeliveryResult) -> None:

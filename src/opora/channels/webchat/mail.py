@@ -38,11 +38,11 @@ from opora.db import UnitOfWork
 from opora.events import service as events
 from opora.events.service import SYSTEM
 from opora.inbox.batch import Ingested
-from opora.jobs.errors import RetryAfter
 from opora.jobs.service import enqueue
 from opora.kit.errors import InvalidInput
 from opora.kit.time import utcnow
 from opora.outbox import repository as outbox_repository
+from opora.outbox import service as outbox_service
 from opora.runtime import Runtime
 from opora.tickets.models import DeliveryStatus, Message, Ticket
 
@@ -61,10 +61,6 @@ FOOTER = {
     "ru": "Вы писали нам в чате на сайте. Чтобы продолжить разговор, просто ответьте на это письмо.",
     "en": "You wrote to us in the chat on our website. To continue, simply reply to this e-mail.",
 }
-
-
-class RetryLater(Exception):
-    """The mail server failed temporarily; the job queue retries with backoff."""
 
 
 def delay_setting(settings: dict[str, Any] | Any) -> int:
@@ -240,15 +236,12 @@ async def deliver(uow: UnitOfWork, runtime: Runtime, message_id: int, *, last_at
     if adapter is None:  # the e-mail package always has one; this keeps the type honest
         await record(uow, message_id, DeliveryResult.failed("no e-mail adapter", retriable=False))
         return
-    try:
-        result = await adapter.send(prepared.outbound)
-    except Exception as exc:  # an adapter bug or a network error: treat as temporary
-        log.exception("e-mail copy of chat reply %s raised", message_id)
-        result = DeliveryResult.failed(f"{exc.__class__.__name__}: {exc}", retriable=True)
-    if not result.ok and result.retriable and not last_attempt:
-        if result.retry_after is not None:
-            raise RetryAfter(result.retry_after, result.error or "rate limited")
-        raise RetryLater(result.error or "temporary failure")
+    result = await outbox_service.send_once(
+        adapter,
+        prepared.outbound,
+        what=f"the e-mail copy of chat reply {message_id}",
+        last_attempt=last_attempt,
+    )
     await record(uow, message_id, result)
 
 
