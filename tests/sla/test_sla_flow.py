@@ -269,3 +269,31 @@ async def test_no_policy_no_clocks(client: httpx.AsyncClient, desk: Desk, runtim
     async with runtime.db.uow() as uow:
         assert (await uow.session.scalars(select(TicketSla))).all() == []
         assert await service.expected_first_response(uow, tid) is None
+
+
+async def test_a_segment_change_rematches_the_open_ticket(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime
+) -> None:
+    policies = await setup_policies(client, desk)
+    vip = await client.post(
+        "/api/v1/sla/policies",
+        json={
+            "name": "VIP",
+            "position": 1,
+            "conditions": {"segments": ["vip"]},
+            "targets": {"first_response": {"minutes": 10, "calendar_id": policies["calendar"]["id"]}},
+        },
+        headers=desk.admin_h,
+    )
+    assert vip.status_code == 201, vip.text
+    ticket = await new_ticket(client, desk)
+    before = await clocks(client, desk, ticket["id"])
+    assert before["first_response"]["policy_id"] == policies["normal"]["id"]
+
+    r = await client.patch(
+        f"/api/v1/customers/{ticket['customer_id']}", json={"segment": "vip"}, headers=desk.olga_h
+    )
+    assert r.status_code == 200, r.text
+    first = (await clocks(client, desk, ticket["id"]))["first_response"]
+    assert first["policy_id"] == vip.json()["id"] and first["target_minutes"] == 10
+    assert first["started_at"] == before["first_response"]["started_at"]

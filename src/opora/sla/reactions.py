@@ -27,7 +27,9 @@ from opora.sla.models import Metric, TicketSla
 from opora.sla.policy import METRICS, Policy, Target, TicketFacts, calendar_id_for, match
 from opora.sla.repository import TicketRow
 
-KINDS = ("ticket_created", "message_added", "status_changed", "priority_changed", "team_changed", "merged")
+# What can move a ticket to another policy: its priority, its team, or its customer's segment.
+REMATCH_KINDS = ("priority_changed", "team_changed", "customer_segment_changed")
+KINDS = ("ticket_created", "message_added", "status_changed", "merged", *REMATCH_KINDS)
 PAUSING = frozenset({"pending", "on_hold"})
 FINISHED = frozenset({"solved", "closed"})
 CHECK_TASK = "sla.check"
@@ -100,7 +102,7 @@ async def apply_facts(uow: UnitOfWork, facts: Sequence[Fact], *, now: datetime) 
             at = fact.created_at or now
             t.replied = t.replied or (t.row.first_response_at is not None and t.row.first_response_at <= at)
             await engine.apply(t, fact, at, flags)
-        if any(f.kind in ("priority_changed", "team_changed") for f in by_ticket[ticket_id]):
+        if any(f.kind in REMATCH_KINDS for f in by_ticket[ticket_id]):
             await engine.rematch(t, max(f.created_at or now for f in by_ticket[ticket_id]))
     await engine.schedule(tickets.values())
 
@@ -255,7 +257,7 @@ class _Engine:
             await self._event(t, "sla_breached", sla)
 
     async def rematch(self, t: _Ticket, at: datetime) -> None:
-        """Priority or team changed: the policy or calendar may differ; counted time is kept."""
+        """Priority, team or segment changed: the policy or calendar may differ; counted time is kept."""
         for metric in METRICS:
             sla = t.clocks.get(metric)
             target = self._target(t, metric)
