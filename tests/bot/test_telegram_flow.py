@@ -50,6 +50,9 @@ async def test_did_this_help_buttons_round_trip(
         found = await timeline(runtime)
         assert found[2] == ("customer", False, "Yes")  # the button's label, threaded into the ticket
         assert fake.calls_of("sendMessage")[-1].params["text"].startswith("Glad I could help!")
+        # The press was answered, so the button's spinner stops in the customer's app.
+        [answered] = fake.calls_of("answerCallbackQuery")
+        assert answered.params["callback_query_id"] == press["callback_query"]["id"]
 
 
 async def _messages(runtime: Runtime) -> list[Message]:

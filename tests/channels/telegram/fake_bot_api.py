@@ -112,6 +112,8 @@ class FakeBotApi:
             self._next_message_id += 1
             chat = {"id": int(call.params["chat_id"]), "type": "private"}
             return 200, {"ok": True, "result": {"message_id": self._next_message_id, "chat": chat, "date": 0}}
+        if call.method == "answerCallbackQuery":
+            return 200, {"ok": True, "result": True}
         if call.method in ("setWebhook", "deleteWebhook"):
             return 200, {"ok": True, "result": True, "description": "Webhook was set"}
         if call.method == "getWebhookInfo":
