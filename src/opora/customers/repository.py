@@ -351,10 +351,14 @@ NOT_SPENT = (OrderStatus.CANCELLED.value, OrderStatus.RETURNED.value)
 
 async def customers_for_figures(session: AsyncSession, ids: Sequence[int], *, lock: bool) -> list[Customer]:
     """The customers, locked in id order on PostgreSQL: a second transaction adding a ticket for
-    the same customer waits, then counts this one's ticket too (its count reads after the lock)."""
+    the same customer waits, then counts this one's ticket too (its count reads after the lock).
+
+    FOR NO KEY UPDATE, not FOR UPDATE: inserting a ticket already took a KEY SHARE lock on the
+    customer (the foreign key), and two transactions each holding that while asking for FOR UPDATE
+    deadlock. NO KEY UPDATE does not conflict with KEY SHARE, and only figure columns change."""
     query = select(Customer).where(Customer.id.in_(sorted(set(ids)))).order_by(Customer.id)
     if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
+        query = query.with_for_update(key_share=True).execution_options(populate_existing=True)
     return list((await session.scalars(query)).all())
 
 
