@@ -6,7 +6,7 @@ request's unit of work rolls back and the refusal provably changes nothing (ADR 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -100,3 +100,25 @@ async def recover(uow: UnitOfWork, viewer: Viewer) -> None:
     and a failed flush leaves the session unusable until rolled back."""
     await uow.restart()
     await uow.session.refresh(viewer.agent)
+
+
+async def save_valid(
+    uow: UnitOfWork,
+    viewer: Viewer,
+    errors: Errors,
+    save: Callable[[], Awaitable[object]],
+    refusals: Mapping[str, str],
+) -> int | None:
+    """Run ``save`` when the form had no errors. None when it saved; otherwise ``errors`` holds why
+    (the form's own findings, or the service's refusal beside its field), the session is recovered,
+    and the answer is the status to show the form again with."""
+    status_code = 422
+    if not errors:
+        try:
+            await save()
+            return None
+        except AppError as exc:
+            errors.update(from_refusal(exc, refusals))
+            status_code = exc.status_code
+    await recover(uow, viewer)
+    return status_code

@@ -12,13 +12,12 @@ from opora.agents import service as agents_service
 from opora.agents.models import Role
 from opora.agents.schemas import AgentCreate, AgentUpdate, TeamCreate, TeamUpdate
 from opora.auth.deps import Uow
-from opora.kit.errors import AppError
 from opora.sla import repository as sla_repository
 from opora.web.i18n import LANGUAGES
 from opora.web.i18n import gettext as _
 from opora.web.templating import render
 from opora.web.ui import repository
-from opora.web.ui.admin_common import Errors, checked, from_refusal, from_validation, ids, page, recover, text
+from opora.web.ui.admin_common import Errors, checked, from_validation, ids, page, save_valid, text
 from opora.web.ui.deps import AdminViewer, Viewer
 
 router = APIRouter(include_in_schema=False)
@@ -119,14 +118,10 @@ async def agent_create(request: Request, uow: Uow, viewer: AdminViewer) -> Respo
         data = AgentCreate.model_validate({**values, "password": text(form, "password") or None})
     except ValidationError as exc:
         errors.update(from_validation(exc, _agent_messages()))
-    status_code = 422
-    if not errors:
-        try:
-            await agents_service.create_agent(uow, data)
-        except AppError as exc:
-            errors, status_code = from_refusal(exc, _agent_refusals()), exc.status_code
-    if errors:
-        await recover(uow, viewer)
+    status_code = await save_valid(
+        uow, viewer, errors, lambda: agents_service.create_agent(uow, data), _agent_refusals()
+    )
+    if status_code is not None:
         return await _agent_form(
             request, uow, viewer, agent_id=None, values=values, errors=errors, status_code=status_code
         )
@@ -168,14 +163,14 @@ async def agent_update(request: Request, agent_id: int, uow: Uow, viewer: AdminV
         data = AgentUpdate.model_validate(changes)
     except ValidationError as exc:
         errors.update(from_validation(exc, _agent_messages()))
-    status_code = 422
-    if not errors:
-        try:
-            await agents_service.update_agent(uow, viewer.principal, agent_id, data)
-        except AppError as exc:
-            errors, status_code = from_refusal(exc, _agent_refusals()), exc.status_code
-    if errors:
-        await recover(uow, viewer)
+    status_code = await save_valid(
+        uow,
+        viewer,
+        errors,
+        lambda: agents_service.update_agent(uow, viewer.principal, agent_id, data),
+        _agent_refusals(),
+    )
+    if status_code is not None:
         return await _agent_form(
             request, uow, viewer, agent_id=agent_id, values=values, errors=errors, status_code=status_code
         )
@@ -248,14 +243,10 @@ async def team_create(request: Request, uow: Uow, viewer: AdminViewer) -> Respon
         data = TeamCreate.model_validate(values)
     except ValidationError as exc:
         errors.update(from_validation(exc, _team_messages()))
-    status_code = 422
-    if not errors:
-        try:
-            await agents_service.create_team(uow, data)
-        except AppError as exc:
-            errors, status_code = from_refusal(exc, _team_refusals()), exc.status_code
-    if errors:
-        await recover(uow, viewer)
+    status_code = await save_valid(
+        uow, viewer, errors, lambda: agents_service.create_team(uow, data), _team_refusals()
+    )
+    if status_code is not None:
         return await _team_form(
             request, uow, viewer, team_id=None, values=values, errors=errors, status_code=status_code
         )
@@ -277,14 +268,10 @@ async def team_update(request: Request, team_id: int, uow: Uow, viewer: AdminVie
         data = TeamUpdate.model_validate(values)
     except ValidationError as exc:
         errors.update(from_validation(exc, _team_messages()))
-    status_code = 422
-    if not errors:
-        try:
-            await agents_service.update_team(uow, team_id, data)
-        except AppError as exc:
-            errors, status_code = from_refusal(exc, _team_refusals()), exc.status_code
-    if errors:
-        await recover(uow, viewer)
+    status_code = await save_valid(
+        uow, viewer, errors, lambda: agents_service.update_team(uow, team_id, data), _team_refusals()
+    )
+    if status_code is not None:
         return await _team_form(
             request, uow, viewer, team_id=team_id, values=values, errors=errors, status_code=status_code
         )
