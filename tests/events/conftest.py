@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 
 from opora.app import create_app
+from opora.events.bus import EventBus, MemoryBus, RedisBus
 from opora.runtime import Runtime
 from tests.events.helpers import LiveServer, Server
 
@@ -46,3 +47,18 @@ async def live_server(runtime: Runtime) -> AsyncIterator[LiveServer]:
         server.should_exit = True
         await task
         sock.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def bus(request: pytest.FixtureRequest, redis_url: str | None) -> AsyncIterator[EventBus]:
+    if request.param == "memory":
+        made: EventBus = MemoryBus()
+    elif redis_url is None:
+        pytest.skip("the Redis bus runs with OPORA_TEST_BACKEND=postgres")
+    else:
+        made = RedisBus(redis_url)
+    await made.start()
+    try:
+        yield made
+    finally:
+        await made.close()

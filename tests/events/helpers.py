@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import redis.asyncio as aioredis
 import uvicorn
 
 from opora.customers.models import Customer
+from opora.events.bus import PREFIX, EventBus, MemoryBus
 from opora.events.service import SYSTEM, record
 from opora.runtime import Runtime
 from opora.tickets.models import Ticket
@@ -114,3 +116,16 @@ async def emit(
             assignee_id=assignee_id,
         )
     return row.id
+
+
+async def subscribers(bus: EventBus, topic: str, redis_url: str | None) -> int:
+    """How many subscriptions listen on ``topic``, asked of the bus itself."""
+    if isinstance(bus, MemoryBus):
+        return len(bus._queues.get(topic, ()))
+    assert redis_url is not None
+    client = aioredis.from_url(redis_url)
+    try:
+        [(_, count)] = await client.pubsub_numsub(PREFIX + topic)
+        return int(count)
+    finally:
+        await client.aclose()

@@ -1,40 +1,12 @@
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import redis.asyncio as aioredis
 
-from opora.events.bus import PREFIX, EventBus, MemoryBus, RedisBus
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def bus(request: pytest.FixtureRequest, redis_url: str | None) -> AsyncIterator[EventBus]:
-    if request.param == "memory":
-        made: EventBus = MemoryBus()
-    elif redis_url is None:
-        pytest.skip("the Redis bus runs with OPORA_TEST_BACKEND=postgres")
-    else:
-        made = RedisBus(redis_url)
-    await made.start()
-    try:
-        yield made
-    finally:
-        await made.close()
-
-
-async def subscribers(bus: EventBus, topic: str, redis_url: str | None) -> int:
-    if isinstance(bus, MemoryBus):
-        return len(bus._queues.get(topic, ()))
-    assert redis_url is not None
-    client = aioredis.from_url(redis_url)
-    try:
-        [(_, count)] = await client.pubsub_numsub(PREFIX + topic)
-        return int(count)
-    finally:
-        await client.aclose()
+from opora.events.bus import EventBus
+from tests.events.helpers import subscribers
 
 
 async def consume(
