@@ -43,6 +43,15 @@ def test_out_of_hours_names_the_time_instead_of_a_duration() -> None:
     assert expected_reply(early, due, "Europe/Moscow", "en", out_of_hours=True) == "today by 10:00"
 
 
+def test_a_short_promise_past_midnight_stays_a_duration() -> None:
+    late = datetime(2025, 3, 12, 23, 53, tzinfo=MSK)
+    due = late + timedelta(hours=2)
+    assert expected_reply(late, due, "Europe/Moscow", "en", out_of_hours=False) == "within 2 hours"
+    assert expected_reply(late, due, "Europe/Moscow", "ru", out_of_hours=False) == "в течение 2 часов"
+    # Out of hours the desk names the time it opens, whatever the distance.
+    assert expected_reply(late, due, "Europe/Moscow", "en", out_of_hours=True) == "by 01:53 tomorrow"
+
+
 def test_due_with_seconds_rounds_up_to_the_next_minute() -> None:
     due = datetime(2025, 3, 13, 10, 0, 1, tzinfo=MSK)
     assert expected_reply(NOW, due, "Europe/Moscow", "en", out_of_hours=False) == "by 10:01 tomorrow"

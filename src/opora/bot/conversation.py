@@ -424,23 +424,8 @@ async def post(
     )
     uow.session.add(message)
     await uow.session.flush()
-    await events.record(
-        uow,
-        ticket_id=ticket.id,
-        kind="message_added",
-        actor=BOT,
-        data={
-            "message_id": message.id,
-            "direction": Direction.OUT,
-            "internal": internal,
-            "author_type": AuthorType.BOT,
-        },
-        team_id=ticket.team_id,
-        assignee_id=ticket.assignee_id,
+    await tickets_service.announce_message(
+        uow, message, BOT, team_id=ticket.team_id, assignee_id=ticket.assignee_id
     )
     ticket.updated_at = now
-    if queued:
-        await enqueue(
-            uow, tickets_service.DELIVER_TASK, {"message_id": message.id}, unique_key=f"deliver:{message.id}"
-        )
     return message

@@ -20,16 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opora.bot import repository as bot_repo
 from opora.db import UnitOfWork
-from opora.events import service as events
 from opora.events.service import SYSTEM
-from opora.jobs.service import enqueue
 from opora.kit.placeholders import render
 from opora.sla import clock, service
 from opora.sla import repository as repo
 from opora.sla.calendar import CALENDAR_24_7, BusinessCalendar
 from opora.sla.models import Metric, SlaSettings
 from opora.tickets.models import AuthorType, DeliveryStatus, Direction, Message
-from opora.tickets.service import DELIVER_TASK
+from opora.tickets.service import announce_message
 
 # A promise this close is phrased as a duration ("within 2 hours"), a later one as a time of day.
 WITHIN_LIMIT = timedelta(hours=8)
@@ -89,7 +87,9 @@ def expected_reply(now: datetime, due: datetime, timezone: str, language: str, *
     )
     hhmm = f"{local_due.hour:02d}:{local_due.minute:02d}"
     days = (local_due.date() - local_now.date()).days
-    if days == 0 and not out_of_hours and delta <= WITHIN_LIMIT:
+    # A short promise made during working hours reads best as a duration, even when it runs past
+    # midnight: "within 2 hours" at 23:50, not "by 01:50 tomorrow".
+    if not out_of_hours and delta <= WITHIN_LIMIT:
         return _within(delta, language)
     if days == 0:
         return f"today by {hhmm}" if language == "en" else f"сегодня до {hhmm}"
@@ -237,19 +237,5 @@ async def acknowledge(uow: UnitOfWork, ticket_ids: Sequence[int], *, now: dateti
         return []
     await session.flush()
     for message, row in messages:
-        await events.record(
-            uow,
-            ticket_id=row.id,
-            kind="message_added",
-            actor=SYSTEM,
-            data={
-                "message_id": message.id,
-                "direction": Direction.OUT,
-                "internal": False,
-                "author_type": AuthorType.SYSTEM,
-            },
-            team_id=row.team_id,
-            assignee_id=row.assignee_id,
-        )
-        await enqueue(uow, DELIVER_TASK, {"message_id": message.id}, unique_key=f"deliver:{message.id}")
+        await announce_message(uow, message, SYSTEM, team_id=row.team_id, assignee_id=row.assignee_id)
     return [m.id for m, _ in messages]

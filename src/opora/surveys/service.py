@@ -28,7 +28,6 @@ from opora.tickets import service as tickets_service
 from opora.tickets.lifecycle import Status
 from opora.tickets.models import AuthorType, DeliveryStatus, Direction, Message, Ticket
 from opora.tickets.schemas import MessageIn
-from opora.tickets.service import DELIVER_TASK
 
 __all__ = ["CsatRow", "csat_rows"]
 
@@ -211,19 +210,9 @@ async def send(uow: UnitOfWork, *, ticket_id: int, public_url: str, key: bytes) 
     survey.message_id = message.id
     survey.sent_at = now
     survey.expires_at = expires_at
-    await _record(
-        uow,
-        ticket,
-        "message_added",
-        SYSTEM,
-        {
-            "message_id": message.id,
-            "direction": Direction.OUT,
-            "internal": False,
-            "author_type": AuthorType.SYSTEM,
-        },
+    await tickets_service.announce_message(
+        uow, message, SYSTEM, team_id=ticket.team_id, assignee_id=ticket.assignee_id
     )
-    await enqueue(uow, DELIVER_TASK, {"message_id": message.id}, unique_key=f"deliver:{message.id}")
     return message
 
 

@@ -203,6 +203,33 @@ async def _event(uow: UnitOfWork, ticket: Ticket, kind: str, actor: Actor, data:
     )
 
 
+async def announce_message(
+    uow: UnitOfWork, message: Message, actor: Actor, *, team_id: int | None, assignee_id: int | None
+) -> None:
+    """Record the ``message_added`` event of a flushed message and queue its delivery if it waits.
+
+    Every writer of outgoing messages (agents, the bot, surveys, auto-replies, device notices)
+    goes through here, so the event carries the same fields whoever wrote it and a queued message
+    always gets exactly one delivery job.
+    """
+    await events.record(
+        uow,
+        ticket_id=message.ticket_id,
+        kind="message_added",
+        actor=actor,
+        data={
+            "message_id": message.id,
+            "direction": message.direction,
+            "internal": message.is_internal,
+            "author_type": message.author_type,
+        },
+        team_id=team_id,
+        assignee_id=assignee_id,
+    )
+    if message.delivery_status == DeliveryStatus.QUEUED:
+        await enqueue(uow, DELIVER_TASK, {"message_id": message.id}, unique_key=f"deliver:{message.id}")
+
+
 async def _set_status(uow: UnitOfWork, ticket: Ticket, status: Status, actor: Actor, now: datetime) -> None:
     old = Status(ticket.status)
     if old == status:
@@ -358,22 +385,11 @@ async def add_message(
             ticket.first_response_at = now
     uow.session.add(message)
     await uow.session.flush()
-    await _event(
-        uow,
-        ticket,
-        "message_added",
-        principal.actor,
-        {
-            "message_id": message.id,
-            "direction": message.direction,
-            "internal": message.is_internal,
-            "author_type": message.author_type,
-        },
+    await announce_message(
+        uow, message, principal.actor, team_id=ticket.team_id, assignee_id=ticket.assignee_id
     )
     await _set_status(uow, ticket, new_status, principal.actor, now)
     ticket.updated_at = now
-    if message.delivery_status == DeliveryStatus.QUEUED:
-        await enqueue(uow, DELIVER_TASK, {"message_id": message.id}, unique_key=f"deliver:{message.id}")
     return message
 
 

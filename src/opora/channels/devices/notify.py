@@ -5,12 +5,10 @@ from __future__ import annotations
 from opora.channels.devices import repository
 from opora.channels.models import Channel
 from opora.db import UnitOfWork
-from opora.events import service as events
 from opora.events.service import SYSTEM
-from opora.jobs.service import enqueue
 from opora.kit.time import utcnow
 from opora.tickets.models import AuthorType, DeliveryStatus, Direction, Message, Ticket
-from opora.tickets.service import DELIVER_TASK
+from opora.tickets.service import announce_message
 
 # Channels that cannot carry a written notice to a customer.
 SILENT_TYPES = ("device", "telephony", "webform", "api")
@@ -61,19 +59,5 @@ async def notify(uow: UnitOfWork, ticket: Ticket, channel: Channel, text: str, m
             created_at=utcnow(),
         ),
     )
-    await events.record(
-        uow,
-        ticket_id=ticket.id,
-        kind="message_added",
-        actor=SYSTEM,
-        data={
-            "message_id": message.id,
-            "direction": Direction.OUT,
-            "internal": False,
-            "author_type": AuthorType.SYSTEM,
-        },
-        team_id=ticket.team_id,
-        assignee_id=ticket.assignee_id,
-    )
-    await enqueue(uow, DELIVER_TASK, {"message_id": message.id}, unique_key=f"deliver:{message.id}")
+    await announce_message(uow, message, SYSTEM, team_id=ticket.team_id, assignee_id=ticket.assignee_id)
     return message.id
