@@ -89,14 +89,35 @@ class Window:
     start: datetime
     end: datetime
     now: datetime
+    # Whole hours inside the span that the hourly counts answer (analytics/rollups.py): the
+    # facts query then reads only the ends of the span, and the solves superseded after it.
+    gap: tuple[datetime, datetime] | None = None
+
+
+def _placed(window: Window) -> ColumnElement[bool]:
+    F = TicketFact
+    if window.gap is None:
+        return and_(F.at >= _at(window.start), F.at < _at(window.end))
+    first, last = window.gap
+    return or_(
+        and_(F.at >= _at(window.start), F.at < _at(first)),
+        and_(F.at >= _at(last), F.at < _at(window.end)),
+    )
 
 
 def _at(value: datetime) -> ColumnElement[datetime]:
     return literal(value, UTCDateTime())
 
 
+def _segmented(customer_id: Any) -> ColumnElement[bool]:
+    """The join to the customer's segment, only where there is one: PostgreSQL then hashes the few
+    customers with a segment (a partial index holds them) instead of every customer."""
+    return and_(Customer.id == customer_id, Customer.segment.is_not(None))
+
+
 def _stored(kind: str, window: Window, value: Any, ok: Any, *where: ColumnElement[bool]) -> Select[Any]:
-    """The stored facts of one kind placed in the window (see analytics/facts.py).
+    """The stored facts of one kind placed in the window (see analytics/facts.py); ``where``, when
+    given, says which instead.
 
     The segment is the customer's now, by an outer join on its primary key, which PostgreSQL
     drops from the plan when a report does not slice or filter by segment.
@@ -116,8 +137,8 @@ def _stored(kind: str, window: Window, value: Any, ok: Any, *where: ColumnElemen
             Customer.segment.label("segment"),
         )
         .select_from(F)
-        .outerjoin(Customer, Customer.id == F.customer_id)
-        .where(F.kind == kind, F.at >= _at(window.start), F.at < _at(window.end), *where)
+        .outerjoin(Customer, _segmented(F.customer_id))
+        .where(F.kind == kind, *(where or (_placed(window),)))
     )
 
 
@@ -131,17 +152,25 @@ def _no_value() -> ColumnElement[float]:
 def _final_solves(window: Window, metric: Metric) -> Select[Any]:
     """A ticket's last solve in the window: one row per solved ticket (merged ones have none)."""
     F = TicketFact
-    last = or_(F.until.is_(None), F.until >= _at(window.end))
+    end = _at(window.end)
+    counted = and_(_placed(window), or_(F.until.is_(None), F.until >= end))
+    if window.gap is not None:
+        # The hourly counts hold the final solves of the gap; a solve that a solve after the span
+        # superseded still counts, and is found by that later instant.
+        counted = or_(
+            counted,
+            and_(F.until.is_not(None), F.until >= end, F.at >= _at(window.start), F.at < end),
+        )
     if metric == Metric.RESOLUTION:
-        return _stored(fact_kinds.SOLVE, window, F.value, literal(0), last)
+        return _stored(fact_kinds.SOLVE, window, F.value, literal(0), counted)
     if metric == Metric.REOPEN:
-        return _stored(fact_kinds.SOLVE, window, _no_value(), F.ok, last)
+        return _stored(fact_kinds.SOLVE, window, _no_value(), F.ok, counted)
     if metric == Metric.FCR:
         # A ticket solved without any reply was not resolved by contact at all.
         return _stored(
-            fact_kinds.SOLVE, window, _no_value(), F.first_contact, last, F.first_contact.is_not(None)
+            fact_kinds.SOLVE, window, _no_value(), F.first_contact, counted, F.first_contact.is_not(None)
         )
-    return _stored(fact_kinds.SOLVE, window, _no_value(), literal(0), last)
+    return _stored(fact_kinds.SOLVE, window, _no_value(), literal(0), counted)
 
 
 def _sla(window: Window, metric: Metric) -> Select[Any]:
@@ -190,7 +219,7 @@ def _backlog(window: Window) -> Select[Any]:
             Customer.segment.label("segment"),
         )
         # Outer, so that PostgreSQL leaves the customers out when the segment is not asked for.
-        .outerjoin(Customer, Customer.id == Ticket.customer_id)
+        .outerjoin(Customer, _segmented(Ticket.customer_id))
         .where(Ticket.status.in_(OPEN_STATUSES), Ticket.merged_into_id.is_(None))
     )
     return query  # type: ignore[no-any-return]

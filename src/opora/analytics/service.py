@@ -2,7 +2,8 @@
 
 PostgreSQL computes a report in one statement (groups, averages, ``percentile_cont``). SQLite has
 no percentile function, so there the facts of the report come back as rows and are grouped here
-with the same interpolation; tests run both backends against the same known answers.
+with the same interpolation; tests run both backends against the same known answers. Counts and
+rates add the hourly counts of the span's whole hours (``rollups.py``) to the facts of its ends.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from opora.analytics import repository as repo
+from opora.analytics import rollups
 from opora.analytics.definitions import (
     KINDS,
     MAX_SPAN,
@@ -104,7 +106,33 @@ async def _slices(
 ) -> list[Stats]:
     if query.metric == Metric.CSAT:
         return await _csat_slices(uow, query, dimension, zone)
-    facts = repo.facts(query.metric, _window(query, now))
+    planned = rollups.plan(query.metric, query.start, query.end, dimension, query.filters, zone)
+    if planned is None:
+        return await _fact_slices(uow, query, _window(query, now), dimension, zone)
+    # The whole hours from the hourly counts, the ends of the span from the facts.
+    window = repo.Window(query.start, query.end, now, (planned.first, planned.last))
+    found = {s.key: s for s in await _fact_slices(uow, query, window, dimension, zone)}
+    counted: dict[str | None, list[int]] = defaultdict(lambda: [0, 0])
+    for value, count, hits in await rollups.counts(uow.session, planned, dimension, zone.key):
+        if dimension in PERIODS and uow.is_sqlite:
+            key = _row_key(value, dimension, zone)
+        else:
+            key = _key(value, dimension)
+        counted[key][0] += count
+        counted[key][1] += hits
+    for key, (count, hits) in counted.items():
+        ends = found.get(key)
+        if ends is None:
+            found[key] = Stats(key, count, hits, None, None, None)
+        else:
+            found[key] = Stats(key, ends.count + count, ends.hits + hits, ends.average, ends.median, ends.p90)
+    return [s for s in found.values() if s.count]
+
+
+async def _fact_slices(
+    uow: UnitOfWork, query: ReportQuery, window: repo.Window, dimension: Dimension, zone: ZoneInfo
+) -> list[Stats]:
+    facts = repo.facts(query.metric, window)
     if not uow.is_sqlite:
         found = await repo.aggregate_pg(uow.session, facts, dimension, query.filters, zone.key)
         return [
