@@ -221,7 +221,8 @@ def facts_backfill(
 @facts_app.command("hours")
 def facts_hours(
     check: Annotated[
-        bool, typer.Option("--check", help="Only compare the stored counts with the facts; exit 1 if they differ.")
+        bool,
+        typer.Option("--check", help="Only compare the stored counts with the facts; exit 1 if they differ."),
     ] = False,
 ) -> None:
     """Rebuild the hourly counts that count and rate reports read from the facts (what the job of

@@ -140,7 +140,9 @@ async def test_filtered_reports_equal_the_facts_alone(
         (Dimension.TOTAL, Filters(segments=("vip",))),
     ]
     cases = [
-        ReportQuery(metric, start, end, dimension, f) for metric in rollups.SOURCES for dimension, f in filters
+        ReportQuery(metric, start, end, dimension, f)
+        for metric in rollups.SOURCES
+        for dimension, f in filters
     ]
     with_counts = [_numbers(await _report(runtime, q)) for q in cases]
     monkeypatch.setattr(rollups, "plan", lambda *args: None)
@@ -201,11 +203,15 @@ async def test_a_rolled_back_transaction_leaves_the_counts_alone(
     async with runtime.db.uow() as uow:
         before = await rollups.stored_rows(uow.session)
     s = Scenario(runtime)
-    with pytest.raises(RuntimeError):
+
+    async def failing() -> None:
         async with runtime.db.uow() as uow:
             await facts.refresh(uow.session, [tickets["t2"]])
             await uow.session.execute(delete(TicketFactHour))
             raise RuntimeError("the request failed")
+
+    with pytest.raises(RuntimeError, match="request failed"):
+        await failing()
     await s.status(tickets["t6"], msk(20, 15), "solved")
     async with runtime.db.uow() as uow:
         after = await rollups.stored_rows(uow.session)
@@ -224,7 +230,10 @@ def test_plan_leaves_to_the_facts_what_the_counts_cannot_answer() -> None:
     assert rollups.plan(Metric.CREATED, start, end, Dimension.SEGMENT, Filters(), moscow) is None
     two = Filters(team_ids=(1,), topics=("payment",))
     assert rollups.plan(Metric.CREATED, start, end, Dimension.TOTAL, two, moscow) is None
-    assert rollups.plan(Metric.CREATED, start, start + timedelta(minutes=50), Dimension.TOTAL, Filters(), moscow) is None
+    assert (
+        rollups.plan(Metric.CREATED, start, start + timedelta(minutes=50), Dimension.TOTAL, Filters(), moscow)
+        is None
+    )
     same = rollups.plan(Metric.SOLVED, start, end, Dimension.TEAM, Filters(team_ids=(3, 4)), moscow)
     assert same is not None and same.dim == "team" and same.keys == ("3", "4")
 

@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from opora.analytics.definitions import BOT_HANDOFF, BOT_RESOLVED
 from opora.analytics import rollups
+from opora.analytics.definitions import BOT_HANDOFF, BOT_RESOLVED
 from opora.analytics.models import TicketFact
 from opora.events.models import TicketEvent
 from opora.tickets.models import Ticket

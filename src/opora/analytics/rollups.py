@@ -120,7 +120,7 @@ def changes(old: Iterable[Any], new: Iterable[Any]) -> list[tuple[Key, list[int]
 async def apply(session: AsyncSession, deltas: Sequence[tuple[Key, list[int]]]) -> None:
     if not deltas:
         return
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(_TABLE)
     statement = statement.on_conflict_do_update(
@@ -161,7 +161,7 @@ def _recount(dim: str) -> Any:
 async def rebuild(session: AsyncSession) -> int:
     """Recount every hour from the facts; returns the rows. Writers of facts wait meanwhile, so
     no change lands between the recount and the commit (PostgreSQL; SQLite has one writer)."""
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("LOCK TABLE ticket_facts IN SHARE MODE"))
     await session.execute(delete(TicketFactHour))
     for dim in DIMS:
@@ -319,7 +319,7 @@ async def counts(
     T = TicketFactHour
     count, hits = _sums(p)
     if dimension in PERIODS:
-        if session.bind.dialect.name == "postgresql":
+        if session.get_bind().dialect.name == "postgresql":
             key: Any = func.date_trunc(dimension.value, func.timezone(timezone, T.hour))
         else:
             key = T.hour

@@ -83,9 +83,10 @@ def check_query(query: ReportQuery) -> None:
 async def report(uow: UnitOfWork, query: ReportQuery, *, timezone: str, now: datetime) -> Report:
     check_query(query)
     zone = ZoneInfo(timezone)
-    rows = await _slices(uow, query, query.dimension, zone, now)
-    total_rows = await _slices(uow, query, Dimension.TOTAL, zone, now)
-    total = total_rows[0] if total_rows else stats(None, [], 0)
+    if not uow.is_sqlite:
+        await repo.roomy_sorts(uow.session)
+    rows, found = await _slices_and_total(uow, query, zone, now)
+    total = found or stats(None, [], 0)
     previous: Stats | None = None
     if query.metric != Metric.BACKLOG:
         earlier = await _slices(uow, query.previous(), Dimension.TOTAL, zone, now)
@@ -95,6 +96,30 @@ async def report(uow: UnitOfWork, query: ReportQuery, *, timezone: str, now: dat
     else:
         rows.sort(key=lambda s: (-s.count, s.key or ""))
     return Report(query, KINDS[query.metric], rows, total, previous)
+
+
+async def _slices_and_total(
+    uow: UnitOfWork, query: ReportQuery, zone: ZoneInfo, now: datetime
+) -> tuple[list[Stats], Stats | None]:
+    dimension = query.dimension
+    if dimension == Dimension.TOTAL:
+        rows = await _slices(uow, query, dimension, zone, now)
+        return rows, (rows[0] if rows else None)
+    planned = rollups.plan(query.metric, query.start, query.end, dimension, query.filters, zone)
+    if uow.is_sqlite or query.metric == Metric.CSAT or planned is not None:
+        whole = await _slices(uow, query, Dimension.TOTAL, zone, now)
+        return await _slices(uow, query, dimension, zone, now), (whole[0] if whole else None)
+    # One pass over the facts for the slices and the total: durations sort every value.
+    facts = repo.facts(query.metric, _window(query, now))
+    found = await repo.aggregate_pg(uow.session, facts, dimension, query.filters, zone.key, with_total=True)
+    rows = [_stats(a, dimension) for a in found if a.count and not a.is_total]
+    total = next((_stats(a, Dimension.TOTAL) for a in found if a.is_total and a.count), None)
+    return rows, total
+
+
+def _stats(a: repo.Aggregate, dimension: Dimension) -> Stats:
+    key = "total" if dimension == Dimension.TOTAL else _key(a.key, dimension)
+    return Stats(key, a.count, a.hits, a.average, a.median, a.p90)
 
 
 def _window(query: ReportQuery, now: datetime) -> repo.Window:
@@ -135,11 +160,7 @@ async def _fact_slices(
     facts = repo.facts(query.metric, window)
     if not uow.is_sqlite:
         found = await repo.aggregate_pg(uow.session, facts, dimension, query.filters, zone.key)
-        return [
-            Stats(_key(a.key, dimension), a.count, a.hits, a.average, a.median, a.p90)
-            for a in found
-            if a.count
-        ]
+        return [_stats(a, dimension) for a in found if a.count]
     rows = await repo.fact_rows(uow.session, facts, dimension, query.filters)
     # julianday() arithmetic is off by microseconds; milliseconds are what a report can claim.
     return _group(
@@ -337,7 +358,8 @@ class Dashboard:
 
 
 async def dashboard(uow: UnitOfWork, *, timezone: str, now: datetime) -> Dashboard:
-    """Five small statements, each on an index: queues, agents, SLA risk and today's volume."""
+    """Four small statements, each on an index: open tickets (queues and load), agents, SLA risk
+    and today's volume."""
     zone = ZoneInfo(timezone)
     midnight = local_to_utc(bucket_start(now, Dimension.DAY, zone), zone)
     spans = [(midnight, now)] + [
@@ -345,14 +367,45 @@ async def dashboard(uow: UnitOfWork, *, timezone: str, now: datetime) -> Dashboa
     ]
     counts = await repo.created_between(uow.session, spans)
     breached, due_soon = await repo.sla_at_risk(uow.session, now=now, horizon=now + AT_RISK_HORIZON)
+    queues, agents = _queues_and_load(
+        await repo.open_tickets(uow.session), await repo.active_agents(uow.session)
+    )
     return Dashboard(
         now=now,
-        queues=[TeamQueue(*row) for row in await repo.queue_sizes(uow.session)],
-        agents=[AgentLoad(*row) for row in await repo.agents_load(uow.session)],
+        queues=queues,
+        agents=agents,
         breached=breached,
         due_soon=due_soon,
         today=counts[0],
         same_weekday=counts[1:],
+    )
+
+
+def _queues_and_load(
+    open_tickets: Sequence[tuple[int | None, int | None, bool, int]],
+    agents: Sequence[tuple[int, str, str, int | None]],
+) -> tuple[list[TeamQueue], list[AgentLoad]]:
+    """Per team: tickets being worked on, of them unassigned, and waiting on the customer; per
+    active agent not offline (or offline with work): the tickets they are working on."""
+    queues: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0])
+    load: dict[int, int] = defaultdict(int)
+    for team_id, agent_id, working, n in open_tickets:
+        figures = queues[team_id]
+        if working:
+            figures[0] += n
+            if agent_id is None:
+                figures[1] += n
+            else:
+                load[agent_id] += n
+        else:
+            figures[2] += n
+    return (
+        [TeamQueue(team_id, *figures) for team_id, figures in queues.items()],
+        [
+            AgentLoad(agent_id, name, presence, load[agent_id], capacity)
+            for agent_id, name, presence, capacity in agents
+            if presence != "offline" or load[agent_id] > 0
+        ],
     )
 
 

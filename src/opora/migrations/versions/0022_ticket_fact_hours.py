@@ -23,7 +23,16 @@ _JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgre
 _OPEN = sa.text("status IN ('new', 'open', 'pending', 'on_hold')")
 _SEGMENTED = sa.text("segment IS NOT NULL")
 _SUPERSEDED = sa.text("until IS NOT NULL")
-_BACKLOG_INCLUDE = ["team_id", "assignee_id", "channel_type", "topic", "priority", "merged_into_id"]
+_BACKLOG_INCLUDE = [
+    "team_id",
+    "assignee_id",
+    "channel_type",
+    "topic",
+    "priority",
+    "merged_into_id",
+    "customer_id",
+    "status",
+]
 
 
 def upgrade() -> None:
@@ -100,5 +109,7 @@ def downgrade() -> None:
     with op.batch_alter_table("tickets") as batch_op:
         batch_op.drop_index("ix_tickets_open_backlog", sqlite_where=_OPEN, postgresql_where=_OPEN)
     with op.batch_alter_table("ticket_facts") as batch_op:
-        batch_op.drop_index("ix_ticket_facts_superseded", sqlite_where=_SUPERSEDED, postgresql_where=_SUPERSEDED)
+        batch_op.drop_index(
+            "ix_ticket_facts_superseded", sqlite_where=_SUPERSEDED, postgresql_where=_SUPERSEDED
+        )
     op.drop_table("ticket_fact_hours")
