@@ -32,7 +32,7 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,6 +46,7 @@ from opora.config import Settings  # noqa: E402
 from opora.kit.time import utcnow  # noqa: E402
 from opora.migrate import upgrade  # noqa: E402
 from opora.runtime import Runtime, build_runtime  # noqa: E402
+from opora.tickets.models import Ticket  # noqa: E402
 
 TZ = "Europe/Moscow"
 
@@ -239,6 +240,42 @@ async def check_sample(runtime: Runtime, size: int) -> tuple[int, int, float]:
     return len(sample), len(wrong), len(sample) / (time.perf_counter() - started)
 
 
+class _Undo(Exception):
+    """Ends a measured transaction by rolling it back."""
+
+
+async def refresh_cost(runtime: Runtime, sample: list[int], repeat: int) -> tuple[Timing, Timing]:
+    """A reassignment's facts refresh (the reactor's hook) in one transaction, rolled back: with the
+    hourly counts kept, and with the facts alone (no read of the old facts, no counts), in turns."""
+    tickets = iter(sample * 2)
+    stored, apply = facts.stored, rollups.apply
+
+    async def reassign() -> None:
+        ticket_id = next(tickets)
+        try:
+            async with runtime.db.uow() as uow:
+                await uow.session.execute(
+                    update(Ticket).where(Ticket.id == ticket_id).values(assignee_id=1 + ticket_id % 39)
+                )
+                await facts.refresh(uow.session, [ticket_id])
+                raise _Undo
+        except _Undo:
+            pass
+
+    async def facts_alone() -> None:
+        async def nothing(*args: object) -> list[object]:
+            return []
+
+        facts.stored, rollups.apply = nothing, nothing  # type: ignore[assignment]
+        try:
+            await reassign()
+        finally:
+            facts.stored, rollups.apply = stored, apply  # type: ignore[assignment]
+
+    kept, alone = await timed(runtime, [reassign, facts_alone], repeat)
+    return kept, alone
+
+
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -313,6 +350,9 @@ async def main() -> None:
     parser.add_argument(
         "--database", help="a database kept by an earlier run (--keep): migrate it and measure again"
     )
+    parser.add_argument(
+        "--only-writes", action="store_true", help="measure the facts refresh, not the reports"
+    )
     args = parser.parse_args()
 
     reuse = args.database is not None
@@ -325,13 +365,14 @@ async def main() -> None:
         runtime = build_runtime(Settings(database_url=url, data_dir=Path("/tmp") / name))
         await runtime.start()
         try:
-            if reuse:
-                seconds = 0.0
+            seconds = 0.0
+            # With --only-writes the counts of the earlier run stand: facts and counts move together.
+            if reuse and not args.only_writes:
                 await count_hours(runtime)
                 async with runtime.db.engine.connect() as conn:
                     await conn.execution_options(isolation_level="AUTOCOMMIT")
                     await conn.execute(text("VACUUM ANALYZE"))
-            else:
+            elif not reuse:
                 seconds = await generate(runtime, args.tickets)
             async with runtime.db.engine.connect() as conn:
                 args.tickets = (await conn.execute(text("SELECT count(*) FROM tickets"))).scalar_one()
@@ -348,12 +389,21 @@ async def main() -> None:
                 f"recomputed at {speed:,.0f} tickets/s",
                 flush=True,
             )
+            async with runtime.db.engine.connect() as conn:
+                some = list(
+                    (await conn.execute(text("SELECT id FROM tickets ORDER BY random() LIMIT 200"))).scalars()
+                )
+            kept, alone = await refresh_cost(runtime, some, min(len(some) // 2, 4 * args.repeat))
+            print(f"{'reassignment, facts + hourly counts':40s} {kept.line()}", flush=True)
+            print(f"{'reassignment, facts alone':40s} {alone.line()}", flush=True)
             now = utcnow()
 
             async def board() -> object:
                 async with runtime.db.uow() as uow:
                     return await service.dashboard(uow, timezone=TZ, now=utcnow())
 
+            if args.only_writes:
+                return
             (timing,) = await timed(runtime, [board], args.repeat)
             print(f"{'live dashboard':40s} {timing.line()}", flush=True)
             print(f"# database {name}", flush=True)
