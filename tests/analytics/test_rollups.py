@@ -274,3 +274,17 @@ def test_hours_command_checks_and_rebuilds_a_real_desk(tmp_path: Path) -> None:
     rebuilt = opora(tmp_path, "facts", "hours")
     assert rebuilt.returncode == 0 and "Hourly counts rebuilt" in rebuilt.stdout
     assert opora(tmp_path, "facts", "hours", "--check").returncode == 0
+
+
+async def test_concurrent_transactions_add_to_the_same_hour_without_losing_a_count(
+    runtime: Runtime, desk: Desk
+) -> None:
+    s = Scenario(runtime)
+    made = [await s.ticket(msk(16, 10, minute), team_id=desk.support.id) for minute in range(0, 50, 10)]
+    # Five solves in one hour at once: every transaction adds to the same rows of that hour.
+    await asyncio.gather(*(s.status(ticket_id, msk(16, 11, 5), "solved") for ticket_id in made))
+    async with runtime.db.uow() as uow:
+        kept = await rollups.stored_rows(uow.session)
+        assert kept == await rollups.recounted_rows(uow.session)
+    assert kept[("solve", "team", rollups.hour_start(msk(16, 11)), str(desk.support.id))][0] == 5
+    assert kept[("created", "total", rollups.hour_start(msk(16, 10)), "")][0] == 5
