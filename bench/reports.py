@@ -5,8 +5,15 @@ event rows the desk writes (created, customer message, agent reply, SLA clock fu
 business seconds, solve; one ticket in ten reopened and solved again; one in fifty escalated; one
 in ten still open), all by set-based SQL in the database itself, then runs each report R times.
 
+Count and rate reports read the hourly counts (analytics/rollups.py) for the whole hours of their
+span; each of them also runs with the facts alone ("facts only"), alternating with the other run,
+so the two are measured under the same load. Beside wall time: the CPU the database server spent
+per run (its backends' utime + stime from /proc, in 10 ms ticks, so a mean) and this process's
+CPU (time.process_time), which load barely changes.
+
 Usage: .venv/bin/python bench/reports.py [--tickets 50000] [--repeat 20] [--keep]
-       .venv/bin/python bench/reports.py --tickets 1000000      # the issue's size
+       .venv/bin/python bench/reports.py --tickets 1000000 --keep   # the issue's size
+       .venv/bin/python bench/reports.py --database opora_bench_reports_xxxx  # reuse a kept one
 """
 
 from __future__ import annotations
@@ -20,23 +27,26 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support import services  # noqa: E402
 
-from opora.analytics import facts, service  # noqa: E402
+from opora.analytics import facts, rollups, service  # noqa: E402
 from opora.analytics.definitions import Dimension, Filters, Metric  # noqa: E402
 from opora.analytics.service import ReportQuery  # noqa: E402
 from opora.config import Settings  # noqa: E402
 from opora.kit.time import utcnow  # noqa: E402
 from opora.migrate import upgrade  # noqa: E402
 from opora.runtime import Runtime, build_runtime  # noqa: E402
+from opora.tickets.models import Ticket  # noqa: E402
 
 TZ = "Europe/Moscow"
 
@@ -168,10 +178,20 @@ async def generate(runtime: Runtime, tickets: int) -> float:
             step = time.perf_counter()
             await conn.execute(text(statement), {"n": tickets} if ":n" in statement else {})
             print(f"#   {time.perf_counter() - step:7.1f} s  {' '.join(statement.split())[:70]}", flush=True)
+    await count_hours(runtime)
     async with runtime.db.engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
         await conn.execute(text(GENERATE[-1]))
     return time.perf_counter() - started
+
+
+async def count_hours(runtime: Runtime) -> None:
+    """The hourly counts of the generated facts, as `opora facts hours` (or migration 0022's job)
+    builds them."""
+    step = time.perf_counter()
+    async with runtime.db.uow() as uow:
+        rows = await rollups.rebuild(uow.session)
+    print(f"#   {time.perf_counter() - step:7.1f} s  hourly counts rebuilt: {rows:,} rows", flush=True)
 
 
 def reports(now_span: tuple[object, object]) -> list[tuple[str, ReportQuery]]:
@@ -220,16 +240,103 @@ async def check_sample(runtime: Runtime, size: int) -> tuple[int, int, float]:
     return len(sample), len(wrong), len(sample) / (time.perf_counter() - started)
 
 
-async def timed(fn: Callable[[], Awaitable[object]], repeat: int) -> tuple[float, float]:
-    samples = []
-    await fn()  # warm the cache and the plan
+class _Undo(Exception):
+    """Ends a measured transaction by rolling it back."""
+
+
+async def refresh_cost(runtime: Runtime, sample: list[int], repeat: int) -> tuple[Timing, Timing]:
+    """A reassignment's facts refresh (the reactor's hook) in one transaction, rolled back: with the
+    hourly counts kept, and with the facts alone (no read of the old facts, no counts), in turns."""
+    tickets = iter(sample * 2)
+    stored, apply = facts.stored, rollups.apply
+
+    async def reassign() -> None:
+        ticket_id = next(tickets)
+        try:
+            async with runtime.db.uow() as uow:
+                await uow.session.execute(
+                    update(Ticket).where(Ticket.id == ticket_id).values(assignee_id=1 + ticket_id % 39)
+                )
+                await facts.refresh(uow.session, [ticket_id])
+                raise _Undo
+        except _Undo:
+            pass
+
+    async def facts_alone() -> None:
+        async def nothing(*args: object) -> list[object]:
+            return []
+
+        facts.stored, rollups.apply = nothing, nothing  # type: ignore[assignment]
+        try:
+            await reassign()
+        finally:
+            facts.stored, rollups.apply = stored, apply  # type: ignore[assignment]
+
+    kept, alone = await timed(runtime, [reassign, facts_alone], repeat)
+    return kept, alone
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+async def server_cpu(runtime: Runtime) -> float:
+    """Seconds of CPU the bench database's server processes have used (Linux /proc)."""
+    async with runtime.db.engine.connect() as conn:
+        pids = list(
+            (
+                await conn.execute(
+                    text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+                )
+            ).scalars()
+        )
+    return _cpu_of(pids)
+
+
+def _cpu_of(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a backend that has just ended
+        total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
+
+@dataclass
+class Timing:
+    wall: list[float] = field(default_factory=list)
+    server: list[float] = field(default_factory=list)
+    client: list[float] = field(default_factory=list)
+
+    def line(self) -> str:
+        ordered = sorted(self.wall)
+        p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+        return (
+            f"p50 {statistics.median(ordered):8.1f} ms   p99 {p99:8.1f} ms   "
+            f"cpu db {statistics.fmean(self.server):7.1f} ms  py {statistics.fmean(self.client):6.1f} ms"
+        )
+
+
+async def _once(runtime: Runtime, fn: Callable[[], Awaitable[object]], timing: Timing) -> None:
+    cpu = await server_cpu(runtime)
+    own = time.process_time()
+    started = time.perf_counter()
+    await fn()
+    timing.wall.append((time.perf_counter() - started) * 1000)
+    timing.client.append((time.process_time() - own) * 1000)
+    timing.server.append((await server_cpu(runtime) - cpu) * 1000)
+
+
+async def timed(runtime: Runtime, fns: list[Callable[[], Awaitable[object]]], repeat: int) -> list[Timing]:
+    """Each function ``repeat`` times, taking turns, after one warm-up run of each."""
+    for fn in fns:
+        await fn()  # warm the cache and the plan
+    timings = [Timing() for _ in fns]
     for _ in range(repeat):
-        started = time.perf_counter()
-        await fn()
-        samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    p99 = samples[min(len(samples) - 1, round(0.99 * (len(samples) - 1)))]
-    return statistics.median(samples), p99
+        for fn, timing in zip(fns, timings, strict=True):
+            await _once(runtime, fn, timing)
+    return timings
 
 
 async def main() -> None:
@@ -240,17 +347,35 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--check", type=int, default=5000, help="tickets whose facts are checked")
+    parser.add_argument(
+        "--database", help="a database kept by an earlier run (--keep): migrate it and measure again"
+    )
+    parser.add_argument(
+        "--only-writes", action="store_true", help="measure the facts refresh, not the reports"
+    )
     args = parser.parse_args()
 
-    name = f"opora_bench_reports_{uuid.uuid4().hex[:8]}"
-    url = services.create_pg_database(name)
+    reuse = args.database is not None
+    name = args.database or f"opora_bench_reports_{uuid.uuid4().hex[:8]}"
+    url = (
+        f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}" if reuse else services.create_pg_database(name)
+    )
     try:
         await asyncio.to_thread(upgrade, url)
         runtime = build_runtime(Settings(database_url=url, data_dir=Path("/tmp") / name))
         await runtime.start()
         try:
-            seconds = await generate(runtime, args.tickets)
+            seconds = 0.0
+            # With --only-writes the counts of the earlier run stand: facts and counts move together.
+            if reuse and not args.only_writes:
+                await count_hours(runtime)
+                async with runtime.db.engine.connect() as conn:
+                    await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    await conn.execute(text("VACUUM ANALYZE"))
+            elif not reuse:
+                seconds = await generate(runtime, args.tickets)
             async with runtime.db.engine.connect() as conn:
+                args.tickets = (await conn.execute(text("SELECT count(*) FROM tickets"))).scalar_one()
                 events = (await conn.execute(text("SELECT count(*) FROM ticket_events"))).scalar_one()
                 messages = (await conn.execute(text("SELECT count(*) FROM messages"))).scalar_one()
             print(
@@ -264,26 +389,54 @@ async def main() -> None:
                 f"recomputed at {speed:,.0f} tickets/s",
                 flush=True,
             )
+            async with runtime.db.engine.connect() as conn:
+                some = list(
+                    (await conn.execute(text("SELECT id FROM tickets ORDER BY random() LIMIT 200"))).scalars()
+                )
+            kept, alone = await refresh_cost(runtime, some, min(len(some) // 2, 4 * args.repeat))
+            print(f"{'reassignment, facts + hourly counts':40s} {kept.line()}", flush=True)
+            print(f"{'reassignment, facts alone':40s} {alone.line()}", flush=True)
             now = utcnow()
 
             async def board() -> object:
                 async with runtime.db.uow() as uow:
                     return await service.dashboard(uow, timezone=TZ, now=utcnow())
 
-            p50, p99 = await timed(board, args.repeat)
-            print(f"{'live dashboard':40s} p50 {p50:8.1f} ms   p99 {p99:8.1f} ms", flush=True)
+            if args.only_writes:
+                return
+            (timing,) = await timed(runtime, [board], args.repeat)
+            print(f"{'live dashboard':40s} {timing.line()}", flush=True)
+            print(f"# database {name}", flush=True)
+            planned = rollups.plan
             for label, query in reports((now - timedelta(days=30), now)):
 
                 async def run(q: ReportQuery = query) -> object:
                     async with runtime.db.uow() as uow:
                         return await service.report(uow, q, timezone=TZ, now=now)
 
-                p50, p99 = await timed(run, args.repeat)
-                print(f"{label:40s} p50 {p50:8.1f} ms   p99 {p99:8.1f} ms", flush=True)
+                async def facts_only(q: ReportQuery = query) -> object:
+                    rollups.plan = lambda *a: None  # type: ignore[assignment]
+                    try:
+                        return await run(q)
+                    finally:
+                        rollups.plan = planned
+
+                zone = ZoneInfo(TZ)
+                if (
+                    planned(query.metric, query.start, query.end, query.dimension, query.filters, zone)
+                    is None
+                ):
+                    (timing,) = await timed(runtime, [run], args.repeat)
+                    print(f"{label:40s} {timing.line()}", flush=True)
+                    continue
+                new, old = await timed(runtime, [run, facts_only], args.repeat)
+                same = await run() == await facts_only()
+                print(f"{label:40s} {new.line()}", flush=True)
+                print(f"{'  (facts only)':40s} {old.line()}   same numbers: {same}", flush=True)
         finally:
             await runtime.close()
     finally:
-        if not args.keep:
+        if not args.keep and not reuse:
             services.drop_pg_database(name)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from opora.analytics import rollups
 from opora.analytics.definitions import BOT_HANDOFF, BOT_RESOLVED
 from opora.analytics.models import TicketFact
 from opora.events.models import TicketEvent
@@ -331,11 +332,14 @@ async def refresh(session: AsyncSession, ticket_ids: Sequence[int]) -> int:
     if not ticket_ids:
         return 0
     rows = await compute(session, ticket_ids)
+    old = await stored(session, ticket_ids)
     for ids in _chunks(ticket_ids):
         await session.execute(delete(TicketFact).where(TicketFact.ticket_id.in_(ids)))
     if rows:
         # A Core executemany: the ORM's bulk path is an order of magnitude slower here.
         await session.execute(insert(_TABLE), [_params(r) for r in rows])
+    # The hourly counts move by the difference, in this transaction.
+    await rollups.apply(session, rollups.changes(old, rows))
     return len(rows)
 
 

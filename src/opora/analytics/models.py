@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, SmallInteger, String, text
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, SmallInteger, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from opora.customers.models import Customer
 from opora.db import Base, BigId, UTCDateTime
 from opora.tickets.models import Ticket
 
@@ -63,4 +64,71 @@ Index(
     Ticket.merged_into_id,
     sqlite_where=OPEN_SQL,
     postgresql_where=OPEN_SQL,
+)
+
+
+class TicketFactHour(Base):
+    """The facts of one UTC hour counted per slice: what count and rate reports read.
+
+    A row sums the facts of one kind placed in one hour for one value of one slice dimension
+    (``dim`` = total, team, agent, channel, topic or priority; ``key`` its value as text, '' for
+    none). The segment is not here: it is the customer's now and changes without a ticket event.
+    Solves are summed only while final (no later solve), the only ones a report ending after
+    them counts. ``analytics/rollups.py`` adds each ticket's change of facts in the transaction
+    that changes them, so the sums are never behind the facts.
+    """
+
+    __tablename__ = "ticket_fact_hours"
+
+    kind: Mapped[str] = mapped_column(String(24), primary_key=True)
+    dim: Mapped[str] = mapped_column(String(10), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+    hits: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Solves after a reply (first_contact set) and those of them that were first-contact ones.
+    contact_n: Mapped[int] = mapped_column(BigInteger, default=0)
+    contact_hits: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# Long-span reports of open tickets and superseded solves: see migration 0022.
+# A solve that a later solve superseded counts in a span ending before that later solve; these
+# few rows are found by when they were superseded.
+Index(
+    "ix_ticket_facts_superseded",
+    TicketFact.kind,
+    TicketFact.until,
+    postgresql_where=text("until IS NOT NULL"),
+    sqlite_where=text("until IS NOT NULL"),
+)
+
+# The backlog report reads every open ticket's age and slice: from this index alone on
+# PostgreSQL, instead of one visit to the tickets heap per open ticket. Every column the query
+# names is here (the customer for the segment join, which the planner may drop; the status of
+# the predicate), or PostgreSQL does not consider an index-only scan.
+Index(
+    "ix_tickets_open_backlog",
+    Ticket.created_at,
+    postgresql_include=[
+        "team_id",
+        "assignee_id",
+        "channel_type",
+        "topic",
+        "priority",
+        "merged_into_id",
+        "customer_id",
+        "status",
+    ],
+    sqlite_where=OPEN_SQL,
+    postgresql_where=OPEN_SQL,
+)
+
+# The segment slice joins facts to the few customers that have a segment (the rest have none):
+# a hash of those instead of a hash of every customer.
+Index(
+    "ix_customers_segmented",
+    Customer.id,
+    postgresql_include=["segment"],
+    sqlite_where=text("segment IS NOT NULL"),
+    postgresql_where=text("segment IS NOT NULL"),
 )

@@ -32,6 +32,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,14 +90,35 @@ class Window:
     start: datetime
     end: datetime
     now: datetime
+    # Whole hours inside the span that the hourly counts answer (analytics/rollups.py): the
+    # facts query then reads only the ends of the span, and the solves superseded after it.
+    gap: tuple[datetime, datetime] | None = None
+
+
+def _placed(window: Window) -> ColumnElement[bool]:
+    F = TicketFact
+    if window.gap is None:
+        return and_(F.at >= _at(window.start), F.at < _at(window.end))
+    first, last = window.gap
+    return or_(
+        and_(F.at >= _at(window.start), F.at < _at(first)),
+        and_(F.at >= _at(last), F.at < _at(window.end)),
+    )
 
 
 def _at(value: datetime) -> ColumnElement[datetime]:
     return literal(value, UTCDateTime())
 
 
+def _segmented(customer_id: Any) -> ColumnElement[bool]:
+    """The join to the customer's segment, only where there is one: PostgreSQL then hashes the few
+    customers with a segment (a partial index holds them) instead of every customer."""
+    return and_(Customer.id == customer_id, Customer.segment.is_not(None))
+
+
 def _stored(kind: str, window: Window, value: Any, ok: Any, *where: ColumnElement[bool]) -> Select[Any]:
-    """The stored facts of one kind placed in the window (see analytics/facts.py).
+    """The stored facts of one kind placed in the window (see analytics/facts.py); ``where``, when
+    given, says which instead.
 
     The segment is the customer's now, by an outer join on its primary key, which PostgreSQL
     drops from the plan when a report does not slice or filter by segment.
@@ -116,8 +138,8 @@ def _stored(kind: str, window: Window, value: Any, ok: Any, *where: ColumnElemen
             Customer.segment.label("segment"),
         )
         .select_from(F)
-        .outerjoin(Customer, Customer.id == F.customer_id)
-        .where(F.kind == kind, F.at >= _at(window.start), F.at < _at(window.end), *where)
+        .outerjoin(Customer, _segmented(F.customer_id))
+        .where(F.kind == kind, *(where or (_placed(window),)))
     )
 
 
@@ -131,17 +153,25 @@ def _no_value() -> ColumnElement[float]:
 def _final_solves(window: Window, metric: Metric) -> Select[Any]:
     """A ticket's last solve in the window: one row per solved ticket (merged ones have none)."""
     F = TicketFact
-    last = or_(F.until.is_(None), F.until >= _at(window.end))
+    end = _at(window.end)
+    counted = and_(_placed(window), or_(F.until.is_(None), F.until >= end))
+    if window.gap is not None:
+        # The hourly counts hold the final solves of the gap; a solve that a solve after the span
+        # superseded still counts, and is found by that later instant.
+        counted = or_(
+            counted,
+            and_(F.until.is_not(None), F.until >= end, F.at >= _at(window.start), F.at < end),
+        )
     if metric == Metric.RESOLUTION:
-        return _stored(fact_kinds.SOLVE, window, F.value, literal(0), last)
+        return _stored(fact_kinds.SOLVE, window, F.value, literal(0), counted)
     if metric == Metric.REOPEN:
-        return _stored(fact_kinds.SOLVE, window, _no_value(), F.ok, last)
+        return _stored(fact_kinds.SOLVE, window, _no_value(), F.ok, counted)
     if metric == Metric.FCR:
         # A ticket solved without any reply was not resolved by contact at all.
         return _stored(
-            fact_kinds.SOLVE, window, _no_value(), F.first_contact, last, F.first_contact.is_not(None)
+            fact_kinds.SOLVE, window, _no_value(), F.first_contact, counted, F.first_contact.is_not(None)
         )
-    return _stored(fact_kinds.SOLVE, window, _no_value(), literal(0), last)
+    return _stored(fact_kinds.SOLVE, window, _no_value(), literal(0), counted)
 
 
 def _sla(window: Window, metric: Metric) -> Select[Any]:
@@ -190,7 +220,7 @@ def _backlog(window: Window) -> Select[Any]:
             Customer.segment.label("segment"),
         )
         # Outer, so that PostgreSQL leaves the customers out when the segment is not asked for.
-        .outerjoin(Customer, Customer.id == Ticket.customer_id)
+        .outerjoin(Customer, _segmented(Ticket.customer_id))
         .where(Ticket.status.in_(OPEN_STATUSES), Ticket.merged_into_id.is_(None))
     )
     return query  # type: ignore[no-any-return]
@@ -256,28 +286,35 @@ class Aggregate:
     average: float | None
     median: float | None
     p90: float | None
+    # The row of all slices together (``with_total``), not of one slice.
+    is_total: bool = False
 
 
 async def aggregate_pg(
-    session: AsyncSession, f: Subquery, dimension: Dimension, filters: Filters, timezone: str
+    session: AsyncSession,
+    f: Subquery,
+    dimension: Dimension,
+    filters: Filters,
+    timezone: str,
+    *,
+    with_total: bool = False,
 ) -> list[Aggregate]:
-    """PostgreSQL does the whole report: groups, averages and ``percentile_cont``."""
+    """PostgreSQL does the whole report: groups, averages and ``percentile_cont``; with
+    ``with_total``, the total row too, from the same pass over the facts (``ROLLUP``)."""
     if dimension in PERIODS:
         key: ColumnElement[Any] = func.date_trunc(dimension.value, func.timezone(timezone, f.c.at))
     else:
         key = _column(f, dimension) if dimension != Dimension.TOTAL else literal("total")  # type: ignore[assignment]
-    query = (
-        select(
-            key.label("key"),
-            func.count().label("count"),
-            func.coalesce(func.sum(f.c.ok), 0).label("hits"),
-            func.avg(f.c.value).label("average"),
-            func.percentile_cont(0.5).within_group(f.c.value).label("median"),
-            func.percentile_cont(0.9).within_group(f.c.value).label("p90"),
-        )
-        .where(*_narrowed(f, filters))
-        .group_by(key)
-    )
+    query = select(
+        key.label("key"),
+        func.count().label("count"),
+        func.coalesce(func.sum(f.c.ok), 0).label("hits"),
+        func.avg(f.c.value).label("average"),
+        func.percentile_cont(0.5).within_group(f.c.value).label("median"),
+        func.percentile_cont(0.9).within_group(f.c.value).label("p90"),
+        (func.grouping(key) if with_total else literal(0)).label("is_total"),
+    ).where(*_narrowed(f, filters))
+    query = query.group_by(func.rollup(key) if with_total else key)
     return [
         Aggregate(
             row.key,
@@ -286,9 +323,16 @@ async def aggregate_pg(
             None if row.average is None else float(row.average),
             None if row.median is None else float(row.median),
             None if row.p90 is None else float(row.p90),
+            bool(row.is_total),
         )
         for row in await session.execute(query)
     ]
+
+
+async def roomy_sorts(session: AsyncSession) -> None:
+    """Let this transaction sort a year of durations in memory: ``percentile_cont`` sorts every
+    value of a group, and a year holds about a million at the issue's size (some 40 MB)."""
+    await session.execute(text("SET LOCAL work_mem = '64MB'"))
 
 
 async def fact_rows(
@@ -342,39 +386,27 @@ async def team_names(session: AsyncSession) -> dict[int, str]:
     return {row.id: row.name for row in await session.execute(select(Team.id, Team.name))}
 
 
-async def queue_sizes(session: AsyncSession) -> list[tuple[int | None, int, int, int]]:
-    """(team, tickets being worked on, of them unassigned, waiting on the customer) per team."""
+async def open_tickets(session: AsyncSession) -> list[tuple[int | None, int | None, bool, int]]:
+    """(team, agent, being worked on, tickets) of the open tickets: the queues and the agents'
+    load both come from this one pass over the open-ticket index."""
+    working = Ticket.status.in_(WORKING_STATUSES)
     query = (
-        select(
-            Ticket.team_id,
-            func.count().filter(Ticket.status.in_(WORKING_STATUSES)),
-            func.count().filter(Ticket.status.in_(WORKING_STATUSES), Ticket.assignee_id.is_(None)),
-            func.count().filter(Ticket.status.not_in(WORKING_STATUSES)),
-        )
+        select(Ticket.team_id, Ticket.assignee_id, working, func.count())
         .where(Ticket.status.in_(OPEN_STATUSES), Ticket.merged_into_id.is_(None))
-        .group_by(Ticket.team_id)
+        .group_by(Ticket.team_id, Ticket.assignee_id, working)
     )
-    return [(row[0], int(row[1]), int(row[2]), int(row[3])) for row in await session.execute(query)]
+    return [(row[0], row[1], bool(row[2]), int(row[3])) for row in await session.execute(query)]
 
 
-async def agents_load(session: AsyncSession) -> list[tuple[int, str, str, int, int | None]]:
-    """(agent, name, presence, open tickets assigned, capacity) of every active agent not offline."""
-    load = (
-        select(Ticket.assignee_id, func.count().label("n"))
-        .where(Ticket.status.in_(WORKING_STATUSES), Ticket.assignee_id.is_not(None))
-        .group_by(Ticket.assignee_id)
-        .subquery()
-    )
+async def active_agents(session: AsyncSession) -> list[tuple[int, str, str, int | None]]:
+    """(agent, name, presence, capacity) of every active agent, by name."""
     query = (
-        select(
-            Agent.id, Agent.name, Agent.presence, func.coalesce(load.c.n, 0), AgentRouting.default_capacity
-        )
-        .outerjoin(load, load.c.assignee_id == Agent.id)
+        select(Agent.id, Agent.name, Agent.presence, AgentRouting.default_capacity)
         .outerjoin(AgentRouting, AgentRouting.agent_id == Agent.id)
-        .where(Agent.is_active.is_(True), or_(Agent.presence != "offline", load.c.n > 0))
+        .where(Agent.is_active.is_(True))
         .order_by(Agent.name, Agent.id)
     )
-    return [(row[0], row[1], row[2], int(row[3]), row[4]) for row in await session.execute(query)]
+    return [(row[0], row[1], row[2], row[3]) for row in await session.execute(query)]
 
 
 async def sla_at_risk(session: AsyncSession, *, now: datetime, horizon: datetime) -> tuple[int, int]:

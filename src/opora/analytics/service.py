@@ -2,7 +2,8 @@
 
 PostgreSQL computes a report in one statement (groups, averages, ``percentile_cont``). SQLite has
 no percentile function, so there the facts of the report come back as rows and are grouped here
-with the same interpolation; tests run both backends against the same known answers.
+with the same interpolation; tests run both backends against the same known answers. Counts and
+rates add the hourly counts of the span's whole hours (``rollups.py``) to the facts of its ends.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from opora.analytics import repository as repo
+from opora.analytics import rollups
 from opora.analytics.definitions import (
     KINDS,
     MAX_SPAN,
@@ -81,9 +83,10 @@ def check_query(query: ReportQuery) -> None:
 async def report(uow: UnitOfWork, query: ReportQuery, *, timezone: str, now: datetime) -> Report:
     check_query(query)
     zone = ZoneInfo(timezone)
-    rows = await _slices(uow, query, query.dimension, zone, now)
-    total_rows = await _slices(uow, query, Dimension.TOTAL, zone, now)
-    total = total_rows[0] if total_rows else stats(None, [], 0)
+    if not uow.is_sqlite:
+        await repo.roomy_sorts(uow.session)
+    rows, found = await _slices_and_total(uow, query, zone, now)
+    total = found or stats(None, [], 0)
     previous: Stats | None = None
     if query.metric != Metric.BACKLOG:
         earlier = await _slices(uow, query.previous(), Dimension.TOTAL, zone, now)
@@ -95,6 +98,30 @@ async def report(uow: UnitOfWork, query: ReportQuery, *, timezone: str, now: dat
     return Report(query, KINDS[query.metric], rows, total, previous)
 
 
+async def _slices_and_total(
+    uow: UnitOfWork, query: ReportQuery, zone: ZoneInfo, now: datetime
+) -> tuple[list[Stats], Stats | None]:
+    dimension = query.dimension
+    if dimension == Dimension.TOTAL:
+        rows = await _slices(uow, query, dimension, zone, now)
+        return rows, (rows[0] if rows else None)
+    planned = rollups.plan(query.metric, query.start, query.end, dimension, query.filters, zone)
+    if uow.is_sqlite or query.metric == Metric.CSAT or planned is not None:
+        whole = await _slices(uow, query, Dimension.TOTAL, zone, now)
+        return await _slices(uow, query, dimension, zone, now), (whole[0] if whole else None)
+    # One pass over the facts for the slices and the total: durations sort every value.
+    facts = repo.facts(query.metric, _window(query, now))
+    found = await repo.aggregate_pg(uow.session, facts, dimension, query.filters, zone.key, with_total=True)
+    rows = [_stats(a, dimension) for a in found if a.count and not a.is_total]
+    total = next((_stats(a, Dimension.TOTAL) for a in found if a.is_total and a.count), None)
+    return rows, total
+
+
+def _stats(a: repo.Aggregate, dimension: Dimension) -> Stats:
+    key = "total" if dimension == Dimension.TOTAL else _key(a.key, dimension)
+    return Stats(key, a.count, a.hits, a.average, a.median, a.p90)
+
+
 def _window(query: ReportQuery, now: datetime) -> repo.Window:
     return repo.Window(query.start, query.end, now)
 
@@ -104,14 +131,36 @@ async def _slices(
 ) -> list[Stats]:
     if query.metric == Metric.CSAT:
         return await _csat_slices(uow, query, dimension, zone)
-    facts = repo.facts(query.metric, _window(query, now))
+    planned = rollups.plan(query.metric, query.start, query.end, dimension, query.filters, zone)
+    if planned is None:
+        return await _fact_slices(uow, query, _window(query, now), dimension, zone)
+    # The whole hours from the hourly counts, the ends of the span from the facts.
+    window = repo.Window(query.start, query.end, now, (planned.first, planned.last))
+    found = {s.key: s for s in await _fact_slices(uow, query, window, dimension, zone)}
+    counted: dict[str | None, list[int]] = defaultdict(lambda: [0, 0])
+    for value, count, hits in await rollups.counts(uow.session, planned, dimension, zone.key):
+        if dimension in PERIODS and uow.is_sqlite:
+            key = _row_key(value, dimension, zone)
+        else:
+            key = _key(value, dimension)
+        counted[key][0] += count
+        counted[key][1] += hits
+    for key, (count, hits) in counted.items():
+        ends = found.get(key)
+        if ends is None:
+            found[key] = Stats(key, count, hits, None, None, None)
+        else:
+            found[key] = Stats(key, ends.count + count, ends.hits + hits, ends.average, ends.median, ends.p90)
+    return [s for s in found.values() if s.count]
+
+
+async def _fact_slices(
+    uow: UnitOfWork, query: ReportQuery, window: repo.Window, dimension: Dimension, zone: ZoneInfo
+) -> list[Stats]:
+    facts = repo.facts(query.metric, window)
     if not uow.is_sqlite:
         found = await repo.aggregate_pg(uow.session, facts, dimension, query.filters, zone.key)
-        return [
-            Stats(_key(a.key, dimension), a.count, a.hits, a.average, a.median, a.p90)
-            for a in found
-            if a.count
-        ]
+        return [_stats(a, dimension) for a in found if a.count]
     rows = await repo.fact_rows(uow.session, facts, dimension, query.filters)
     # julianday() arithmetic is off by microseconds; milliseconds are what a report can claim.
     return _group(
@@ -309,7 +358,8 @@ class Dashboard:
 
 
 async def dashboard(uow: UnitOfWork, *, timezone: str, now: datetime) -> Dashboard:
-    """Five small statements, each on an index: queues, agents, SLA risk and today's volume."""
+    """Four small statements, each on an index: open tickets (queues and load), agents, SLA risk
+    and today's volume."""
     zone = ZoneInfo(timezone)
     midnight = local_to_utc(bucket_start(now, Dimension.DAY, zone), zone)
     spans = [(midnight, now)] + [
@@ -317,14 +367,45 @@ async def dashboard(uow: UnitOfWork, *, timezone: str, now: datetime) -> Dashboa
     ]
     counts = await repo.created_between(uow.session, spans)
     breached, due_soon = await repo.sla_at_risk(uow.session, now=now, horizon=now + AT_RISK_HORIZON)
+    queues, agents = _queues_and_load(
+        await repo.open_tickets(uow.session), await repo.active_agents(uow.session)
+    )
     return Dashboard(
         now=now,
-        queues=[TeamQueue(*row) for row in await repo.queue_sizes(uow.session)],
-        agents=[AgentLoad(*row) for row in await repo.agents_load(uow.session)],
+        queues=queues,
+        agents=agents,
         breached=breached,
         due_soon=due_soon,
         today=counts[0],
         same_weekday=counts[1:],
+    )
+
+
+def _queues_and_load(
+    open_tickets: Sequence[tuple[int | None, int | None, bool, int]],
+    agents: Sequence[tuple[int, str, str, int | None]],
+) -> tuple[list[TeamQueue], list[AgentLoad]]:
+    """Per team: tickets being worked on, of them unassigned, and waiting on the customer; per
+    active agent not offline (or offline with work): the tickets they are working on."""
+    queues: dict[int | None, list[int]] = defaultdict(lambda: [0, 0, 0])
+    load: dict[int, int] = defaultdict(int)
+    for team_id, agent_id, working, n in open_tickets:
+        figures = queues[team_id]
+        if working:
+            figures[0] += n
+            if agent_id is None:
+                figures[1] += n
+            else:
+                load[agent_id] += n
+        else:
+            figures[2] += n
+    return (
+        [TeamQueue(team_id, *figures) for team_id, figures in queues.items()],
+        [
+            AgentLoad(agent_id, name, presence, load[agent_id], capacity)
+            for agent_id, name, presence, capacity in agents
+            if presence != "offline" or load[agent_id] > 0
+        ],
     )
 
 

@@ -1,4 +1,5 @@
-"""Jobs: the weekly report to managers, the hourly check for topic spikes, the facts backfill.
+"""Jobs: the weekly report to managers, the hourly check for topic spikes, the facts backfill and
+the rebuild of the hourly counts.
 
 Both run hourly. The scheduler fires each hourly run exactly once across all processes, so the
 run that lands in Monday's 08:00 hour (desk time) sends last week's report, and every run checks
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from opora.analytics import exports, facts, service
+from opora.analytics import exports, facts, rollups, service
 from opora.analytics import repository as repo
 from opora.analytics.definitions import (
     Dimension,
@@ -205,3 +206,16 @@ async def backfill_step(uow: UnitOfWork, *, after: int, size: int = BACKFILL_BAT
         unique_key=f"{BACKFILL_TASK}:{done.last_id}",
     )
     return done.last_id
+
+
+# -- the hourly counts -------------------------------------------------------------------------------
+# Migration 0022 queues one rebuild on a desk that has facts; from then on every change of facts
+# moves the counts in its own transaction.
+
+REBUILD_HOURS_TASK = "analytics.rebuild_fact_hours"
+
+
+@task(REBUILD_HOURS_TASK, max_attempts=10, timeout=3600)
+async def rebuild_hours(ctx: JobContext, payload: dict[str, Any]) -> None:
+    rows = await rollups.rebuild(ctx.uow.session)
+    log.info("hourly fact counts rebuilt: %s rows", rows)
