@@ -179,7 +179,7 @@ async def chat(websocket: WebSocket) -> None:
         # Subscribed first; the visitor's tickets and history second. A reply committed in
         # between arrives twice at worst (the widget drops a message id it already shows), never
         # zero times; and a ticket a second tab opened meanwhile is routed to this socket too.
-        async with runtime.db.uow() as uow:
+        async with runtime.db.reader() as uow:
             channel = await service.channel_by_key(uow, str(hello["channel"]))
             tickets = await service.visitor_tickets(uow, channel.id, visitor.key)
             hub.bind(visitor.key, tickets)
@@ -205,7 +205,7 @@ async def chat(websocket: WebSocket) -> None:
 async def _hello(runtime: Runtime, websocket: WebSocket, hello: Any) -> VisitorRef:
     if not isinstance(hello, dict) or hello.get("type") != "hello":
         raise ValueError("hello expected")
-    async with runtime.db.uow() as uow:
+    async with runtime.db.reader() as uow:
         channel = await service.channel_by_key(uow, str(hello["channel"]))
         if not service.origin_allowed(channel, websocket.headers.get("origin")):
             raise Forbidden("This page's origin may not use this chat channel.")

@@ -206,7 +206,7 @@ class Hub:
 
     async def _deliver(self, ticket_id: int, message_id: int) -> None:
         try:
-            async with self.runtime.db.uow() as uow:
+            async with self.runtime.db.reader() as uow:
                 rows = await repository.messages_by_id(uow.session, [message_id])
                 shown = await service.widget_messages(uow, rows)
         except Exception:
