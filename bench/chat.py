@@ -254,6 +254,7 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
         lag = asyncio.create_task(_loop_lag(lags))
         inbound: dict[str, list[float]] = {"inline": [], "job": []}
         samplers = visitors[: args.samples * 2]
+        cpu_before = _cpu_seconds(server.pid)
         for i, visitor in enumerate(samplers):
             while not events.empty():
                 events.get_nowait()
@@ -268,11 +269,13 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
                     visitor.ticket_id = event["ticket_id"]
                     break
             await visitor.next("message", f"Вопрос {i}")  # its stored copy: the next sample starts clean
+        cpu_inbound = _cpu_seconds(server.pid) - cpu_before
         for mode in ("job", "inline"):
             print(f"visitor → agent stream, {mode:6}:  {_ms(inbound[mode])}")
 
         outbound: dict[str, list[float]] = {"inline": [], "job": []}
         late: list[tuple[Visitor, str]] = []
+        cpu_before = _cpu_seconds(server.pid)
         for i, visitor in enumerate(samplers):
             if visitor.ticket_id is None:
                 continue
@@ -289,6 +292,7 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
                 continue
             outbound[visitor.mode].append(time.perf_counter() - sent)
         lag.cancel()
+        cpu_outbound = _cpu_seconds(server.pid) - cpu_before
         for mode in ("job", "inline"):
             behind = sum(1 for v, _ in late if v.mode == mode)
             print(
@@ -296,6 +300,14 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
                 f"{behind} not seen within 10 s)"
             )
         print(f"bench client's own event-loop lag while sampling: {_ms(lags)}")
+        # CPU time barely depends on the machine's load, unlike the latencies above.
+        messages = sum(len(v) for v in inbound.values())
+        replies = sum(len(v) for v in outbound.values()) + len(late)
+        print(
+            f"server CPU per visitor message (both paths, with the worker's jobs): "
+            f"{cpu_inbound / max(1, messages) * 1000:.1f} ms; per agent reply: "
+            f"{cpu_outbound / max(1, replies) * 1000:.1f} ms"
+        )
         print(f"load average after sampling: {_load_average()}")
         if late:
             await _late_or_lost(late, base)
@@ -304,6 +316,12 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
         alive = sum(1 for v in visitors if v.ws.state.name == "OPEN")
         print(f"connections still open at the end: {alive}")
         await asyncio.gather(*(v.ws.close() for v in visitors), return_exceptions=True)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _loop_lag(lags: list[float]) -> None:
