@@ -140,8 +140,9 @@ class Visitor:
         self.ws = await websockets.connect(ws_url, open_timeout=60, ping_interval=None, max_queue=None)
         hello = {"type": "hello", "channel": KEYS[self.mode], "token": self.token, "after_id": 0}
         await self.ws.send(json.dumps(hello))
-        while json.loads(await self.ws.recv())["type"] != "ready":
+        while (frame := json.loads(await self.ws.recv()))["type"] != "ready":
             pass
+        self.ready: dict[str, Any] = frame
         asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self) -> None:
@@ -151,11 +152,13 @@ class Visitor:
         except websockets.ConnectionClosed:
             return
 
-    async def next(self, kind: str) -> dict[str, Any]:
-        while True:
-            frame = await asyncio.wait_for(self.frames.get(), 10)
-            if frame["type"] == kind:
-                return frame
+    async def next(self, kind: str, text: str | None = None, within: float = 10) -> dict[str, Any]:
+        """The next frame of this kind (with this message text, when given) within ``within`` s."""
+        async with asyncio.timeout(within):
+            while True:
+                frame = await self.frames.get()
+                if frame["type"] == kind and (text is None or frame["message"]["text"] == text):
+                    return frame
 
 
 async def _stream(base: str, token: str, events: asyncio.Queue[tuple[float, dict[str, Any]]]) -> None:
@@ -192,8 +195,15 @@ async def run(args: argparse.Namespace) -> None:
                 server.kill()
                 server.wait(15)
             log.close()
+            if args.server_log:
+                _keep(Path(tmp) / "server.log", Path(args.server_log))
             if args.postgres:
                 _postgres_database(database, drop=True)
+
+
+def _keep(log: Path, to: Path) -> None:
+    # The temporary directory goes away; keep what the server said (errors, profiles).
+    to.write_bytes(log.read_bytes())
 
 
 async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subprocess.Popen[bytes]) -> None:
@@ -238,8 +248,13 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
         await asyncio.sleep(1.0)
 
         print(f"load average before sampling: {_load_average()}")
+        # With thousands of sockets in this one process, the client itself may be what is slow:
+        # a 10 ms sleep that wakes late says by how much every timestamp here may be late too.
+        lags: list[float] = []
+        lag = asyncio.create_task(_loop_lag(lags))
         inbound: dict[str, list[float]] = {"inline": [], "job": []}
         samplers = visitors[: args.samples * 2]
+        cpu_before = _cpu_seconds(server.pid)
         for i, visitor in enumerate(samplers):
             while not events.empty():
                 events.get_nowait()
@@ -253,37 +268,91 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
                     inbound[visitor.mode].append(at - sent)
                     visitor.ticket_id = event["ticket_id"]
                     break
-            await visitor.next("message")  # its own stored copy, so the next sample starts clean
+            await visitor.next("message", f"Вопрос {i}")  # its stored copy: the next sample starts clean
+        cpu_inbound = _cpu_seconds(server.pid) - cpu_before
         for mode in ("job", "inline"):
             print(f"visitor → agent stream, {mode:6}:  {_ms(inbound[mode])}")
 
         outbound: dict[str, list[float]] = {"inline": [], "job": []}
-        late: dict[str, int] = {"inline": 0, "job": 0}
+        late: list[tuple[Visitor, str]] = []
+        cpu_before = _cpu_seconds(server.pid)
         for i, visitor in enumerate(samplers):
             if visitor.ticket_id is None:
                 continue
             sent = time.perf_counter()
+            text = f"Ответ {i}"
             r = await http.post(
-                f"/api/v1/tickets/{visitor.ticket_id}/messages", headers=agent_h, json={"text": f"Ответ {i}"}
+                f"/api/v1/tickets/{visitor.ticket_id}/messages", headers=agent_h, json={"text": text}
             )
             r.raise_for_status()
             try:
-                await visitor.next("message")
+                await visitor.next("message", text)
             except TimeoutError:
-                late[visitor.mode] += 1  # not seen within 10 s: reported, not averaged in
+                late.append((visitor, text))  # not seen within 10 s: reported, not averaged in
                 continue
             outbound[visitor.mode].append(time.perf_counter() - sent)
+        lag.cancel()
+        cpu_outbound = _cpu_seconds(server.pid) - cpu_before
         for mode in ("job", "inline"):
+            behind = sum(1 for v, _ in late if v.mode == mode)
             print(
                 f"agent → visitor socket, {mode:6}:  {_ms(outbound[mode])}  (from the reply's POST; "
-                f"{late[mode]} not seen within 10 s)"
+                f"{behind} not seen within 10 s)"
             )
+        print(f"bench client's own event-loop lag while sampling: {_ms(lags)}")
+        # CPU time barely depends on the machine's load, unlike the latencies above.
+        messages = sum(len(v) for v in inbound.values())
+        replies = sum(len(v) for v in outbound.values()) + len(late)
+        print(
+            f"server CPU per visitor message (both paths, with the worker's jobs): "
+            f"{cpu_inbound / max(1, messages) * 1000:.1f} ms; per agent reply: "
+            f"{cpu_outbound / max(1, replies) * 1000:.1f} ms"
+        )
         print(f"load average after sampling: {_load_average()}")
+        if late:
+            await _late_or_lost(late, base)
 
         stream.cancel()
         alive = sum(1 for v in visitors if v.ws.state.name == "OPEN")
         print(f"connections still open at the end: {alive}")
         await asyncio.gather(*(v.ws.close() for v in visitors), return_exceptions=True)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _loop_lag(lags: list[float]) -> None:
+    while True:
+        asked = time.perf_counter()
+        await asyncio.sleep(0.01)
+        lags.append(time.perf_counter() - asked - 0.01)
+
+
+async def _late_or_lost(late: list[tuple[Visitor, str]], base: str) -> None:
+    """A reply not seen within 10 s is either late or lost: wait 30 s more on the same socket,
+    then ask a fresh socket's history (what a reconnecting widget would see)."""
+    still: list[tuple[Visitor, str]] = []
+    deadline = time.perf_counter() + 30
+    for visitor, text in late:
+        try:
+            await visitor.next("message", text, within=max(0.01, deadline - time.perf_counter()))
+        except TimeoutError:
+            still.append((visitor, text))
+    refetched = 0
+    for visitor, text in still:
+        fresh = Visitor(visitor.token, visitor.mode)
+        await fresh.connect(base.replace("http", "ws") + "/widget/v1/ws")
+        if any(m["text"] == text for m in fresh.ready["messages"]):
+            refetched += 1
+        await fresh.ws.close()
+    print(
+        f"  of the {len(late)} replies not seen within 10 s: {len(late) - len(still)} arrived later on "
+        f"the same socket, {refetched} only in a reconnect's history, "
+        f"{len(still) - refetched} nowhere (lost)"
+    )
 
 
 def _load_average() -> str:
@@ -301,6 +370,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=2000)
     parser.add_argument("--samples", type=int, default=150, help="per mode")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL + Redis instead of SQLite")
+    parser.add_argument("--server-log", help="copy the server's output to this file at the end")
     args = parser.parse_args()
     shape = "PostgreSQL + Redis bus" if args.postgres else "SQLite, in-memory bus"
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {shape}, one process")

@@ -60,6 +60,10 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+# An execution option that marks a connection's transactions as reads only (``Database.reader``).
+READ_ONLY = "opora_read_only"
+
+
 class Publisher(Protocol):
     async def publish(self, topic: str, message: dict[str, Any]) -> None: ...
 
@@ -75,12 +79,23 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self.engine: AsyncEngine = _make_engine(url, echo=echo)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self.publisher: Publisher | None = None
         # Called after any commit that enqueued a job, so in-process workers start at once.
         self.job_listeners: list[Callable[[], None]] = []
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self)
+
+    def reader(self) -> UnitOfWork:
+        """A unit of work for reads only (a live push's read-back, a socket's history).
+
+        Every SQLite transaction otherwise starts with BEGIN IMMEDIATE and so queues for the one
+        write lock behind any writer (the worker's jobs, other requests); in WAL mode a deferred
+        transaction reads beside the writer instead. It must not write: on SQLite a deferred
+        transaction that tries to fails at once when another writer got there first.
+        """
+        return UnitOfWork(self, read_only=True)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -108,7 +123,7 @@ def _make_engine(url: str, *, echo: bool) -> AsyncEngine:
     def _on_begin(conn: Any) -> None:
         # A deferred transaction that later writes can fail at once with SQLITE_BUSY when another
         # process holds the lock; IMMEDIATE waits for the lock instead (busy_timeout).
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -141,9 +156,11 @@ class UnitOfWork:
     rolls back and drops the hooks.
     """
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, read_only: bool = False) -> None:
         self.database = database
-        self.session: AsyncSession = database.sessions()
+        self.session: AsyncSession = (
+            database.sessions(bind=database.read_engine) if read_only else database.sessions()
+        )
         self._hooks: list[Hook] = []
         self._before_commit: list[Callable[[UnitOfWork], Awaitable[None]]] = []
         self._enqueued_jobs = False

@@ -131,6 +131,11 @@ class DeliveryResult:
     error: str | None = None
     # A provider that says when to come back (HTTP 429 Retry-After, Telegram's retry_after).
     retry_after: float | None = None
+    # A reply sent as several provider messages that failed part-way: how many of its parts
+    # (counted from the first) went out, and ``provider_message_id`` is the first part's id. The
+    # retry gets both back in ``OutboundMessage.metadata`` (``parts_sent``, ``first_part_id``)
+    # and sends only the rest: providers without an idempotency key would show them twice.
+    parts_sent: int = 0
 
     def __post_init__(self) -> None:
         if self.ok and (self.retriable or self.error):
@@ -143,8 +148,23 @@ class DeliveryResult:
         return cls(ok=True, provider_message_id=provider_message_id)
 
     @classmethod
-    def failed(cls, error: str, *, retriable: bool, retry_after: float | None = None) -> DeliveryResult:
-        return cls(ok=False, error=error, retriable=retriable, retry_after=retry_after)
+    def failed(
+        cls,
+        error: str,
+        *,
+        retriable: bool,
+        retry_after: float | None = None,
+        parts_sent: int = 0,
+        first_part_id: str | None = None,
+    ) -> DeliveryResult:
+        return cls(
+            ok=False,
+            error=error,
+            retriable=retriable,
+            retry_after=retry_after,
+            parts_sent=parts_sent,
+            provider_message_id=first_part_id,
+        )
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,19 @@ QUEUE_LIMIT = 1000
 SUBSCRIBE_TIMEOUT = 5.0
 
 
+class SubscriptionGap(ConnectionError):
+    """The subscription's connection broke and was made again: messages published meanwhile were
+    not delivered. A subscriber that must miss nothing re-reads the rows (or makes its clients
+    do so) and opens a new subscription."""
+
+
 class Subscription(ABC):
     """Messages of the topics given to ``EventBus.open``, published after it returned.
 
     Iterating yields the messages alone; ``receive`` also says which topic each came on, for
     subscribers of several topics (one live stream per browser carries tickets, notifications
-    and collision activity).
+    and collision activity). ``receive`` raises ``ConnectionError`` (``SubscriptionGap`` among
+    them) once messages may have been missed; it never skips them silently.
     """
 
     def __aiter__(self) -> Subscription:
@@ -130,8 +137,14 @@ class _RedisSubscription(Subscription):
 
     async def receive(self) -> tuple[str, dict[str, Any]]:
         while True:
-            item = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=30.0)
+            item = await self._pubsub.get_message(ignore_subscribe_messages=False, timeout=30.0)
             if item is None:
+                continue
+            if item.get("type") == "subscribe":
+                # redis-py reconnects a broken pub/sub connection by itself and subscribes again;
+                # this confirmation is the only trace of it, and of the messages lost in between.
+                raise SubscriptionGap(f"the bus connection was re-established ({_text(item.get('channel'))})")
+            if item.get("type") != "message":
                 continue
             channel = _text(item.get("channel"))
             try:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from opora.channels import service as channels_service
 from opora.channels.base import ChannelAdapter, DeliveryResult, OutboundAttachment, OutboundMessage
@@ -87,6 +89,9 @@ async def prepare(runtime: Runtime, message_id: int) -> Prepared | DeliveryResul
                 # The bot's "did this help?" buttons: [[label, payload], ...]; channels without
                 # buttons ignore them (the text asks for a written answer there).
                 "quick_replies": list((message.metadata_ or {}).get("quick_replies") or []),
+                # Parts of this reply an earlier attempt already delivered (DeliveryResult).
+                "parts_sent": (message.metadata_ or {}).get("parts_sent", 0),
+                "first_part_id": (message.metadata_ or {}).get("first_part_id"),
             },
         )
         return Prepared(channel=channel, outbound=outbound)
@@ -109,14 +114,51 @@ async def deliver(uow: UnitOfWork, runtime: Runtime, message_id: int, *, last_at
             uow, message_id, DeliveryResult.failed("this channel cannot send replies", retriable=False)
         )
         return
+
+    async def keep_progress(failed: DeliveryResult) -> None:
+        await _keep_progress(runtime, message_id, prepared.outbound, failed)
+
     result = await send_once(
-        adapter, prepared.outbound, what=f"message {message_id}", last_attempt=last_attempt
+        adapter,
+        prepared.outbound,
+        what=f"message {message_id}",
+        last_attempt=last_attempt,
+        before_retry=keep_progress,
     )
     await record(uow, message_id, result)
 
 
+async def _keep_progress(
+    runtime: Runtime, message_id: int, outbound: OutboundMessage, failed: DeliveryResult
+) -> None:
+    """Before a retry, note the parts of a reply that reached the customer. The job's own
+    transaction rolls back for the retry; this is what the provider already shows, true whatever
+    happens next, so it is kept in a transaction of its own (like ``prepare``'s reads)."""
+    if failed.parts_sent <= _parts(outbound.metadata):
+        return
+    async with runtime.db.uow() as uow:
+        message = await uow.session.get(Message, message_id, with_for_update=not uow.is_sqlite)
+        if message is None or message.delivery_status != DeliveryStatus.QUEUED:
+            return
+        message.metadata_ = {
+            **(message.metadata_ or {}),
+            "parts_sent": failed.parts_sent,
+            "first_part_id": failed.provider_message_id,
+        }
+
+
+def _parts(metadata: Mapping[str, Any]) -> int:
+    value = metadata.get("parts_sent")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 async def send_once(
-    adapter: ChannelAdapter, outbound: OutboundMessage, *, what: str, last_attempt: bool
+    adapter: ChannelAdapter,
+    outbound: OutboundMessage,
+    *,
+    what: str,
+    last_attempt: bool,
+    before_retry: Callable[[DeliveryResult], Awaitable[None]] | None = None,
 ) -> DeliveryResult:
     """One send through ``adapter``. A temporary failure raises for the job queue to retry (with
     backoff, or when the provider asked us to come back) unless this was the last attempt; then,
@@ -127,6 +169,8 @@ async def send_once(
         log.exception("send of %s raised", what)
         result = DeliveryResult.failed(f"{exc.__class__.__name__}: {exc}", retriable=True)
     if not result.ok and result.retriable and not last_attempt:
+        if before_retry is not None:
+            await before_retry(result)
         # Nothing was written yet, so nothing needs rolling back before the retry.
         if result.retry_after is not None:
             raise RetryAfter(result.retry_after, result.error or "rate limited")

@@ -194,3 +194,35 @@ async def test_a_long_reply_is_sent_in_pieces(
         calls = fake.calls_of("sendMessage")
     assert len(calls) > 1 and all(len(c.params["text"]) <= 4096 for c in calls)
     assert "\n".join(c.params["text"] for c in calls) == text
+
+
+async def test_a_retry_after_a_failure_part_way_sends_only_the_parts_not_yet_delivered(
+    runtime: Runtime, client: httpx.AsyncClient, desk: Desk
+) -> None:
+    async with fake_api() as fake:
+        message_id = await reply(runtime, client, desk, fake, "Фото и счёт")
+        png = b"\x89PNG\r\n\x1a\nfake-image"
+        pdf = b"%PDF-1.4 invoice"
+        async with runtime.db.uow() as uow:
+            for name, kind, data in (("box.png", "image/png", png), ("счёт.pdf", "application/pdf", pdf)):
+                uow.session.add(
+                    Attachment(
+                        message_id=message_id,
+                        sha256=runtime.storage.put(data),
+                        filename=name,
+                        content_type=kind,
+                        size=len(data),
+                    )
+                )
+        # The photo goes out; Telegram stumbles on the document, then answers again.
+        fake.fail("sendDocument", 502, "Bad Gateway")
+        await drain(runtime)
+        job = await deliver_job(runtime)
+        assert (job.state, job.attempts) == ("queued", 1)
+        await run_retries_now(runtime)
+        await drain(runtime)
+        # Before: the whole reply again, and the customer saw the photo twice.
+        assert len(fake.calls_of("sendPhoto")) == 1
+        assert len(fake.calls_of("sendDocument")) == 2
+    sent = await outbound(runtime, message_id)
+    assert sent.delivery_status == "sent" and sent.external_id == f"{CHAT}:5001"

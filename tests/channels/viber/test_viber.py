@@ -385,3 +385,33 @@ async def test_a_reply_with_files_fails_readably_without_a_public_address_and_a_
         # Too long for a caption: the text first; a picture over Viber's 1 MB goes as a file.
         assert [(s["type"], s.get("text")) for s in sends] == [("text", long_text.strip()), ("file", None)]
         assert sends[1]["media"].startswith(f"https://desk.example/viber/v1/files/{channel_id}/")
+
+
+async def test_a_retry_after_a_failure_part_way_sends_only_the_parts_not_yet_delivered(
+    client: httpx.AsyncClient, runtime: Runtime, desk: Desk
+) -> None:
+    with FakeVendor(media_server) as vendor:
+        channel_id = await files_channel(client, desk, vendor, files_base_url="http://testserver")
+        await post_local(client, channel_id, "message_text.json", vendor)
+        await drain(runtime)
+        [ticket] = await rows(runtime, Ticket)
+        ok = json_answer({"status": 0, "status_message": "ok", "message_token": OUT_TOKEN})
+        # The picture goes out, Viber stumbles on the file, then answers again.
+        vendor.script("/pa/send_message", ok, (503, b"busy", "text/plain"), ok)
+        message_id = await reply(client, desk, ticket.id, "Фото и чек")
+        await attach(
+            runtime,
+            message_id,
+            Upload("photo.png", "image/png", PNG),
+            Upload("чек.pdf", "application/pdf", PDF),
+        )
+        await drain(runtime)
+        [job] = await deliver_jobs(runtime)
+        assert (job.state, job.attempts) == ("queued", 1)
+        await make_jobs_due(runtime)
+        await drain(runtime)
+        sends = [c.json()["type"] for c in vendor.to("/pa/send_message")]
+        # Before: picture, file (failed), picture again, file: the customer saw the photo twice.
+        assert sends == ["picture", "file", "file"]
+        [sent] = await outbound(runtime)
+        assert (sent.delivery_status, sent.external_id) == ("sent", str(OUT_TOKEN))

@@ -25,6 +25,7 @@ from tests.channels.email.e2e_support import (
 )
 from tests.channels.webchat.conftest import set_presence
 from tests.channels.webchat.support import AsgiSocket, drain, session
+from tests.channels.whatsapp.support import make_jobs_due
 from tests.support.factories import Desk, session_for
 
 VISITOR = "ivan@customer.test"
@@ -71,6 +72,9 @@ async def test_a_reply_to_an_offline_visitor_goes_by_mail_and_the_mailed_answer_
             chat_customer = ticket.customer_id
 
         first = await reply(http, desk, ticket.id, "Заказ 1234 передан в доставку, будет завтра.")
+        await drain(runtime)
+        assert sink.messages == []  # the visitor may still be on the page: a short grace first
+        await make_jobs_due(runtime)
         await drain(runtime)
         [sent] = sink.messages
         ours = sent.message
@@ -151,6 +155,7 @@ async def test_a_refused_mail_is_a_visible_failure_and_a_reply_read_in_the_chat_
 
         sink.answer = "550 5.1.1 mailbox unavailable"
         refused = await reply(http, desk, ticket.id, "Ответ, который не дойдёт")
+        await make_jobs_due(runtime)
         await drain(runtime)
         copy, shown = await copy_of(runtime, refused)
         assert copy.status == "failed" and "550" in (copy.error or "")
@@ -165,9 +170,35 @@ async def test_a_refused_mail_is_a_visible_failure_and_a_reply_read_in_the_chat_
             await socket.receive_type("message")
             await socket.send({"type": "read", "up_to": read})
             await socket.receive_type("read")
+        await make_jobs_due(runtime)
         await drain(runtime)
         assert (await copy_of(runtime, read))[0].status == "skipped"
         assert sink.messages == []
+
+
+async def test_a_visitor_who_wrote_offline_but_reads_the_reply_in_the_chat_gets_no_mail_copy(
+    app: FastAPI, http: httpx.AsyncClient, chat: dict[str, Any], runtime: Runtime, desk: Desk
+) -> None:
+    async with running_sink() as sink:
+        await email_channel(runtime, smtp_host="127.0.0.1", smtp_port=sink.port, smtp_security="none")
+        await set_presence(runtime, desk.olga.id, "offline")
+        visitor = await session(http, language="ru")
+        async with AsgiSocket(app) as socket:
+            await socket.hello(visitor["token"])
+            await socket.send({"type": "message", "client_id": "m1", "text": "Жду ответа", "email": VISITOR})
+            ticket_id = (await socket.receive_types("ack", "message"))["message"]["message"]["ticket_id"]
+            # An agent comes online and answers while the visitor is still on the page.
+            answer = await reply(http, desk, ticket_id, "Уже здесь, отвечаю")
+            # The worker runs as soon as the reply commits, before the widget can say "read".
+            await drain(runtime)
+            await socket.receive_type("message")
+            await socket.send({"type": "read", "up_to": answer})
+            await socket.receive_type("read")
+        await make_jobs_due(runtime)
+        await drain(runtime)
+        # Before: the mail had gone at once, and the visitor got the same answer twice.
+        assert sink.messages == []
+        assert (await copy_of(runtime, answer))[0].status == "skipped"
 
 
 async def test_without_an_email_channel_the_copy_fails_visibly_and_without_an_address_nothing_is_planned(

@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from opora.channels.base import (
@@ -74,18 +75,29 @@ class TelegramAdapter:
         chat_id = message.recipient_value.strip()
         if message.recipient_kind != IdentityKind.TELEGRAM or not chat_id.lstrip("-").isdigit():
             return DeliveryResult.failed(f"{chat_id!r} is not a Telegram chat", retriable=False)
+        parts = _parts(int(chat_id), message.text, message.attachments, keyboard(message.metadata))
+        if not parts:
+            return DeliveryResult.failed("the reply has neither text nor files", retriable=False)
+        # The Bot API has no idempotency key: a retry after a failure part-way starts at the
+        # first part that did not go out (the job keeps the count, see DeliveryResult).
+        done = _positive(message.metadata.get("parts_sent"))
+        first = message.metadata.get("first_part_id") if done else None
+        first = first if isinstance(first, str) else None
         async with BotApi(self.settings) as api:
-            try:
-                first = await _send_parts(
-                    api, int(chat_id), message.text, message.attachments, keyboard(message.metadata)
-                )
-            except TelegramError as exc:
-                return DeliveryResult.failed(
-                    _explain(exc),
-                    retriable=exc.retriable,
-                    retry_after=exc.retry_after if exc.status == 429 else None,
-                )
-        return DeliveryResult.sent(message_key(chat_id, first))
+            for part in parts[done:]:
+                try:
+                    sent = await _call(api, part.method, part.params, part.files)
+                except TelegramError as exc:
+                    return DeliveryResult.failed(
+                        _explain(exc),
+                        retriable=exc.retriable,
+                        retry_after=exc.retry_after if exc.status == 429 else None,
+                        parts_sent=done,
+                        first_part_id=first,
+                    )
+                first = first or message_key(chat_id, sent)
+                done += 1
+        return DeliveryResult.sent(first)
 
 
 def keyboard(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -98,20 +110,22 @@ def keyboard(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"inline_keyboard": [buttons]} if buttons else None
 
 
-async def _send_parts(
-    api: BotApi,
+@dataclass(frozen=True)
+class _Part:
+    method: str
+    params: dict[str, object]
+    files: dict[str, tuple[str, bytes, str]] | None = None
+
+
+def _parts(
     chat_id: int,
     text: str,
     attachments: tuple[OutboundAttachment, ...],
     markup: dict[str, Any] | None = None,
-) -> int:
-    """Send the reply; the Telegram message id of its first part.
-
-    Text that fits rides as the caption of the first file, so a reply with one file is one
-    message. A failure after some parts went out makes the job send the whole reply again: the
-    Bot API has no idempotency key, so the customer may see those parts twice.
-    """
-    ids: list[int] = []
+) -> list[_Part]:
+    """The Bot API calls of a reply, in order. Text that fits rides as the caption of the first
+    file, so a reply with one file is one message."""
+    parts: list[_Part] = []
     text = text.strip()
     caption = text if attachments and len(text) <= CAPTION_LIMIT else ""
     if text and not caption:
@@ -120,7 +134,7 @@ async def _send_parts(
             params: dict[str, object] = {"chat_id": chat_id, "text": chunk}
             if markup and index == len(chunks) - 1 and not attachments:
                 params["reply_markup"] = markup  # the buttons go under the last part
-            ids.append(await _call(api, "sendMessage", params))
+            parts.append(_Part("sendMessage", params))
     for index, item in enumerate(attachments):
         photo = item.content_type.lower() in PHOTO_TYPES and len(item.data) <= PHOTO_MAX_BYTES
         field = "photo" if photo else "document"
@@ -128,10 +142,12 @@ async def _send_parts(
         if index == 0 and caption:
             params["caption"] = caption
         files = {field: (item.filename or "file", item.data, item.content_type or "application/octet-stream")}
-        ids.append(await _call(api, "sendPhoto" if photo else "sendDocument", params, files))
-    if not ids:
-        raise TelegramError("the reply has neither text nor files", status=400)
-    return ids[0]
+        parts.append(_Part("sendPhoto" if photo else "sendDocument", params, files))
+    return parts
+
+
+def _positive(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 async def _call(

@@ -146,12 +146,14 @@ class ViberAdapter:
         bodies = self._bodies(settings, message)
         if isinstance(bodies, DeliveryResult):
             return bodies
-        first: str | None = None
+        # One Viber message per file. Viber has no idempotency key, so a retry after a failure
+        # part-way starts at the first part that did not go out (the job keeps the count).
+        done = _int(message.metadata.get("parts_sent"))
+        first = message.metadata.get("first_part_id") if done else None
+        first = first if isinstance(first, str) else None
         try:
             async with httpx.AsyncClient(timeout=TIMEOUT, trust_env=False, follow_redirects=False) as http:
-                # One Viber message per file. A failure part-way is retried whole, so the
-                # customer may see the first parts twice: Viber has no idempotency key.
-                for body in bodies:
+                for body in bodies[done:]:
                     answer = await http.post(
                         settings.url("send_message"),
                         json=body,
@@ -159,12 +161,14 @@ class ViberAdapter:
                     )
                     result = result_of(answer.status_code, answer.content)
                     if not result.ok:
-                        return result
+                        return _part_way(result, done, first)
                     first = first or result.provider_message_id
+                    done += 1
         except httpx.HTTPError as exc:
-            return DeliveryResult.failed(
+            failed = DeliveryResult.failed(
                 f"Viber is unreachable: {exc.__class__.__name__}: {exc}", retriable=True
             )
+            return _part_way(failed, done, first)
         return DeliveryResult.sent(first)
 
     def _bodies(
@@ -216,6 +220,22 @@ class ViberAdapter:
             text = ""
         texts = [{**common, "type": "text", "text": message.text[:MAX_TEXT]}] if text else []
         return texts + files
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _part_way(result: DeliveryResult, done: int, first: str | None) -> DeliveryResult:
+    if not done:
+        return result
+    return DeliveryResult.failed(
+        result.error or "failed",
+        retriable=result.retriable,
+        retry_after=result.retry_after,
+        parts_sent=done,
+        first_part_id=first,
+    )
 
 
 def result_of(status_code: int, content: bytes) -> DeliveryResult:

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from opora.auth.deps import RuntimeDep, Uow
-from opora.channels.webchat import repository, service
+from opora.channels.webchat import service
 from opora.channels.webchat.hub import Hub, Socket
 from opora.channels.webchat.schemas import MessageIn, SessionIn
 from opora.channels.webchat.service import Upload, VisitorRef
@@ -164,7 +164,7 @@ async def chat(websocket: WebSocket) -> None:
     await websocket.accept()
     try:
         hello = await asyncio.wait_for(websocket.receive_json(), HELLO_SECONDS)
-        visitor, tickets = await _hello(runtime, websocket, hello)
+        visitor = await _hello(runtime, websocket, hello)
     except (TimeoutError, WebSocketDisconnect, ValueError, KeyError, TypeError, AppError) as exc:
         reason = exc.message if isinstance(exc, AppError) else "send hello first"
         with contextlib.suppress(Exception):
@@ -173,15 +173,18 @@ async def chat(websocket: WebSocket) -> None:
         return
     hub = hub_of(websocket, runtime)
     socket = Socket(visitor, websocket.send_json, websocket.close)
-    await hub.join(socket, tickets)
+    await hub.join(socket)
     writer = asyncio.create_task(socket.write_forever(), name="webchat-writer")
     try:
-        # Subscribed first, history second: a reply committed in between arrives twice at
-        # worst (the widget drops a message id it already shows), never zero times.
-        async with runtime.db.uow() as uow:
+        # Subscribed first; the visitor's tickets and history second. A reply committed in
+        # between arrives twice at worst (the widget drops a message id it already shows), never
+        # zero times; and a ticket a second tab opened meanwhile is routed to this socket too.
+        async with runtime.db.reader() as uow:
             channel = await service.channel_by_key(uow, str(hello["channel"]))
+            tickets = await service.visitor_tickets(uow, channel.id, visitor.key)
+            hub.bind(visitor.key, tickets)
             messages = await service.history(
-                uow, channel, visitor.key, after_id=int(hello.get("after_id") or 0)
+                uow, channel, visitor.key, after_id=int(hello.get("after_id") or 0), ticket_ids=list(tickets)
             )
             offline = await service.offline_reason(uow, channel)
         socket.push(
@@ -199,19 +202,14 @@ async def chat(websocket: WebSocket) -> None:
         await hub.leave(socket)
 
 
-async def _hello(
-    runtime: Runtime, websocket: WebSocket, hello: Any
-) -> tuple[VisitorRef, dict[int, tuple[int | None, int | None]]]:
+async def _hello(runtime: Runtime, websocket: WebSocket, hello: Any) -> VisitorRef:
     if not isinstance(hello, dict) or hello.get("type") != "hello":
         raise ValueError("hello expected")
-    async with runtime.db.uow() as uow:
+    async with runtime.db.reader() as uow:
         channel = await service.channel_by_key(uow, str(hello["channel"]))
         if not service.origin_allowed(channel, websocket.headers.get("origin")):
             raise Forbidden("This page's origin may not use this chat channel.")
-        visitor = service.ref_of(await service.visitor_for(uow, channel, str(hello["token"])))
-        ticket_ids = await service.visitor_ticket_ids(uow, channel.id, visitor.key)
-        from_db = await repository.tickets(uow.session, ticket_ids)
-        return visitor, {t.id: (t.team_id, t.assignee_id) for t in from_db.values()}
+        return service.ref_of(await service.visitor_for(uow, channel, str(hello["token"])))
 
 
 async def _serve(runtime: Runtime, hub: Hub, socket: Socket, websocket: WebSocket, channel_key: str) -> None:

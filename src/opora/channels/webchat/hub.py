@@ -48,9 +48,15 @@ class Socket:
             self.outbox.put_nowait(frame)
         except asyncio.QueueFull:
             # Far behind: better a reconnect (which refetches) than an ever-growing queue.
-            with contextlib.suppress(asyncio.QueueFull):
+            self.close_soon()
+
+    def close_soon(self) -> None:
+        """Close after what is queued: the widget reconnects and refetches after its last id,
+        which recovers whatever this socket may have missed."""
+        with contextlib.suppress(asyncio.QueueFull):
+            if self.outbox.full():
                 self.outbox.get_nowait()
-                self.outbox.put_nowait(None)
+            self.outbox.put_nowait(None)
 
     async def write_forever(self) -> None:
         while True:
@@ -77,16 +83,22 @@ class Hub:
     def connections(self) -> int:
         return sum(len(s) for s in self._by_visitor.values())
 
-    async def join(self, socket: Socket, tickets: dict[int, tuple[int | None, int | None]]) -> None:
-        """Register a socket; once this returns, every later bus message for it is delivered."""
+    async def join(self, socket: Socket) -> None:
+        """Register a socket; once this returns, every later bus message for its visitor is
+        delivered, and for its tickets once they are bound (``bind``)."""
         async with self._lock:
             if self._pump is None:
                 self._subscription = await self.runtime.bus.open(TICKET_TOPIC, ACTIVITY_TOPIC, service.TOPIC)
                 self._pump = asyncio.create_task(self._pump_forever(self._subscription), name="webchat-hub")
-            key = socket.visitor.key
-            self._by_visitor.setdefault(key, set()).add(socket)
-            for ticket_id, info in tickets.items():
-                self._bind(key, ticket_id, info)
+            self._by_visitor.setdefault(socket.visitor.key, set()).add(socket)
+
+    def bind(self, key: str, tickets: dict[int, tuple[int | None, int | None]]) -> None:
+        """Route these tickets' events to the visitor's sockets. Called after ``join`` with
+        tickets read after it, so that no ticket opened in between is missed."""
+        if key not in self._by_visitor:
+            return
+        for ticket_id, info in tickets.items():
+            self._bind(key, ticket_id, info)
 
     async def leave(self, socket: Socket) -> None:
         async with self._lock:
@@ -126,11 +138,32 @@ class Hub:
 
     async def _pump_forever(self, subscription: Subscription) -> None:
         while True:
-            topic, message = await subscription.receive()
+            try:
+                topic, message = await subscription.receive()
+            except Exception:
+                # The bus connection broke (a Redis restart, a dropped or killed connection):
+                # whatever was published meanwhile is gone for this subscription.
+                log.warning("webchat hub lost its bus subscription; its sockets reconnect", exc_info=True)
+                await self._start_over(subscription)
+                return
             try:
                 self._dispatch(topic, message)
             except Exception:
                 log.exception("webchat hub could not route a %s message", topic)
+
+    async def _start_over(self, broken: Subscription) -> None:
+        """Drop the broken subscription and close every socket. A widget reconnects at once and
+        refetches after its last message (the one safety net that covers any gap), and the first
+        socket to join again opens a fresh subscription."""
+        async with self._lock:
+            if self._subscription is broken:
+                self._subscription = None
+                self._pump = None
+            for sockets in self._by_visitor.values():
+                for socket in sockets:
+                    socket.close_soon()
+        with contextlib.suppress(Exception):
+            await broken.aclose()
 
     def _dispatch(self, topic: str, message: dict[str, Any]) -> None:
         if topic == service.TOPIC:
@@ -173,11 +206,15 @@ class Hub:
 
     async def _deliver(self, ticket_id: int, message_id: int) -> None:
         try:
-            async with self.runtime.db.uow() as uow:
+            async with self.runtime.db.reader() as uow:
                 rows = await repository.messages_by_id(uow.session, [message_id])
                 shown = await service.widget_messages(uow, rows)
         except Exception:
             log.exception("webchat: reply %s could not be read for the live push", message_id)
+            # Not pushed, so not to be lost: the visitors' sockets reconnect and refetch it.
+            for key in self._visitors_of_ticket.get(ticket_id, ()):
+                for socket in self._by_visitor.get(key, ()):
+                    socket.close_soon()
             return
         for item in shown:
             self._to_ticket(ticket_id, {"type": "message", "message": item.model_dump(mode="json")})

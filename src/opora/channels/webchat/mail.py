@@ -3,8 +3,9 @@
 A visitor who wrote in offline mode left an address and was promised an answer by mail; a
 visitor the shop signed in has a verified one. When an agent answers such a visitor's chat,
 :func:`plan` (a reaction, in the reply's transaction) queues a copy: at once if the visitor
-wrote offline or last answered by mail, otherwise after ``email_after_seconds`` (default 120),
-and only if the visitor has not read the reply in the widget by then. The copy goes out through
+last answered by mail, after 30 s if they wrote offline (they may still be on the page), otherwise
+after ``email_after_seconds`` (default 120), and only if the visitor has not read the reply in
+the widget by then. The copy goes out through
 the desk's e-mail channel adapter, the same code path as any mail reply, with the ticket's
 "[#N]" subject and a Message-ID recorded in ``webchat_email_copies``: a visitor's answer by mail
 names it, and :func:`tickets_by_mail_id` (an inbox reference resolver) threads it onto the chat
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 
 MAIL_TASK = "webchat.email_reply"
 DEFAULT_DELAY_SECONDS = 120
+OFFLINE_GRACE_SECONDS = 30
 MAX_DELAY_SECONDS = 86_400
 REFERENCES_LIMIT = 20
 MAX_ERROR = 2000
@@ -115,7 +117,7 @@ async def _plan_one(uow: UnitOfWork, message: Message, ticket: Ticket, channel: 
     assert answered is not None
     latest = await repository.last_inbound(uow.session, ticket.id)
     by_mail = latest is not None and latest.channel_type == "email"
-    at_once = bool(answered.metadata_.get("offline")) or by_mail
+    offline = bool(answered.metadata_.get("offline"))
     mail_channel = await _mail_channel(uow.session, channel)
     copy = await repository.insert_copy(
         uow.session,
@@ -138,8 +140,19 @@ async def _plan_one(uow: UnitOfWork, message: Message, ticket: Ticket, channel: 
         MAIL_TASK,
         {"message_id": message.id},
         unique_key=f"{MAIL_TASK}:{message.id}",
-        delay=timedelta(seconds=0 if at_once else delay_setting(channel.settings)),
+        delay=timedelta(seconds=_delay(by_mail=by_mail, offline=offline, settings=channel.settings)),
     )
+
+
+def _delay(*, by_mail: bool, offline: bool, settings: dict[str, Any]) -> int:
+    """Seconds before the copy goes (and is skipped if the reply was read in the chat by then)."""
+    if by_mail:
+        return 0  # the conversation already continues by mail
+    if offline:
+        # Promised a mail, but may still be on the page: a reply pushed live is read within
+        # seconds, and a mail sent at once would then be the same answer twice.
+        return min(OFFLINE_GRACE_SECONDS, delay_setting(settings))
+    return delay_setting(settings)
 
 
 async def _mail_channel(session: AsyncSession, chat: Channel) -> Channel | None:

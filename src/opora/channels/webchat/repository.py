@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opora.agents.models import Agent, Presence, Team, TeamMember
@@ -52,18 +53,31 @@ async def visitor_ticket_ids(session: AsyncSession, channel_id: int, key: str) -
 
 
 async def history(
-    session: AsyncSession, ticket_ids: Sequence[int], *, after_id: int, limit: int
+    session: AsyncSession,
+    ticket_ids: Sequence[int],
+    *,
+    after_id: int,
+    limit: int,
+    since: datetime | None = None,
 ) -> list[Message]:
-    """The newest ``limit`` public messages after ``after_id``, oldest first."""
+    """The newest ``limit`` public messages after ``after_id`` (with ``since``, also those
+    created since then, but for ``after_id`` itself), oldest first."""
     if not ticket_ids:
         return []
+    newer = Message.id > after_id
+    if since is not None:
+        newer = or_(newer, and_(Message.created_at >= since, Message.id != after_id))
     query = (
         select(Message)
-        .where(Message.ticket_id.in_(ticket_ids), Message.is_internal.is_(False), Message.id > after_id)
+        .where(Message.ticket_id.in_(ticket_ids), Message.is_internal.is_(False), newer)
         .order_by(Message.id.desc())
         .limit(limit)
     )
     return list(reversed((await session.scalars(query)).all()))
+
+
+async def message_created_at(session: AsyncSession, message_id: int) -> datetime | None:
+    return await session.scalar(select(Message.created_at).where(Message.id == message_id))
 
 
 async def messages_by_id(session: AsyncSession, message_ids: Sequence[int]) -> list[Message]:

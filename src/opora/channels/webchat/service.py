@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from opora.channels import service as channels_service
@@ -60,6 +61,8 @@ log = logging.getLogger(__name__)
 # Visitor-side news for every process's sockets: a visitor message stored, replies read.
 TOPIC = "webchat"
 HISTORY_LIMIT = 200
+# Longer than any transaction that inserts a message lives (see ``history``).
+REFETCH_OVERLAP = timedelta(minutes=5)
 HUMAN_TAG = "human_requested"
 # Article suggestions while the visitor types: from the third character, a few at a time.
 SUGGEST_MIN_CHARS = 3
@@ -255,17 +258,40 @@ def _team_of(channel: Channel) -> int | None:
 
 
 async def history(
-    uow: UnitOfWork, channel: Channel, visitor_key: str, *, after_id: int = 0
+    uow: UnitOfWork,
+    channel: Channel,
+    visitor_key: str,
+    *,
+    after_id: int = 0,
+    ticket_ids: Sequence[int] | None = None,
 ) -> list[WidgetMessage]:
     """Public messages of every ticket the visitor wrote in (never of other tickets of the same
-    customer record: a record may hold several people's chats until an agent splits it)."""
-    ticket_ids = await repository.visitor_ticket_ids(uow.session, channel.id, visitor_key)
-    rows = await repository.history(uow.session, ticket_ids, after_id=after_id, limit=HISTORY_LIMIT)
+    customer record: a record may hold several people's chats until an agent splits it).
+
+    After ``after_id`` means "newer than the last message the widget holds", and ids do not
+    say that alone: on PostgreSQL a message takes its id at insert, not at commit, so a reply
+    may commit with a lower id after the widget has seen a higher one. Messages created up to
+    ``REFETCH_OVERLAP`` before that last one come again too; the widget drops ids it holds.
+    """
+    if ticket_ids is None:
+        ticket_ids = await repository.visitor_ticket_ids(uow.session, channel.id, visitor_key)
+    since = None
+    if after_id > 0 and ticket_ids:
+        anchor = await repository.message_created_at(uow.session, after_id)
+        since = anchor - REFETCH_OVERLAP if anchor is not None else None
+    rows = await repository.history(
+        uow.session, ticket_ids, after_id=after_id, since=since, limit=HISTORY_LIMIT
+    )
     return await widget_messages(uow, rows)
 
 
-async def visitor_ticket_ids(uow: UnitOfWork, channel_id: int, visitor_key: str) -> list[int]:
-    return await repository.visitor_ticket_ids(uow.session, channel_id, visitor_key)
+async def visitor_tickets(
+    uow: UnitOfWork, channel_id: int, visitor_key: str
+) -> dict[int, tuple[int | None, int | None]]:
+    """The tickets the visitor wrote in, each with its team and assignee (for live routing)."""
+    ticket_ids = await repository.visitor_ticket_ids(uow.session, channel_id, visitor_key)
+    found = await repository.tickets(uow.session, ticket_ids)
+    return {t.id: (t.team_id, t.assignee_id) for t in found.values()}
 
 
 async def widget_messages(uow: UnitOfWork, rows: Sequence[Message]) -> list[WidgetMessage]:
