@@ -134,6 +134,7 @@ def ru_support(max_wrong: float) -> None:
     conf_all: list[float] = []
     ok_all: list[bool] = []
     acc, oos_rec, wrong, answered = [], [], [], []
+    n_answered = n_wrong = 0
     for tr_idx, te_idx in StratifiedKFold(5, shuffle=True, random_state=0).split(texts, labels):
         tr_in = [i for i in tr_idx if labels[i] != "oos"]
         tr_oos = [i for i in tr_idx if labels[i] == "oos"]
@@ -155,18 +156,25 @@ def ru_support(max_wrong: float) -> None:
         point = calibration.at_threshold(list(conf), ok, fitted.threshold)
         wrong.append(point.wrong)
         answered.append(point.answered)
+        took = np.asarray(conf) >= fitted.threshold
+        n_answered += int(took.sum())
+        n_wrong += int((~np.asarray(ok)[took]).sum())
     print(f"ru_support 5-fold CV: accuracy {np.mean(acc):.1%}, OOS recall {np.mean(oos_rec):.1%}, "
-          f"at the threshold for {max_wrong:.0%}: answered {np.mean(answered):.1%}, wrong answers {np.mean(wrong):.1%}")  # fmt: skip
-    print("  operating curve (pooled out-of-fold): threshold  answered  wrong")
+          f"at the threshold for {max_wrong:.0%}: answered {np.mean(answered):.1%}, wrong answers {np.mean(wrong):.1%} "
+          f"(mean of folds; pooled {n_wrong}/{n_answered} = {n_wrong / max(n_answered, 1):.1%}, "
+          f"{calibration.CONFIDENCE:.0%} upper bound {calibration.wrong_bound(n_wrong, n_answered):.1%})")  # fmt: skip
+    # The curve shows the observed shares (no margin); the bot itself picks with the bound.
+    print("  operating curve (pooled out-of-fold, observed shares): threshold  answered  wrong")
     curve = calibration.operating_curve(conf_all, ok_all)
     for target in (0.0, 0.01, 0.02, 0.05, 0.1, 0.2):
-        t = calibration.pick_threshold(conf_all, ok_all, target)
+        t = calibration.pick_threshold(conf_all, ok_all, target, confidence=0)
         p = calibration.at_threshold(conf_all, ok_all, t)
         print(
             f"    wrong <= {target:4.0%}: threshold {t:.3f}  answered {p.answered:6.1%}  wrong {p.wrong:5.1%}"
         )
     print(
-        f"  threshold for 2% wrong answers: {calibration.pick_threshold(conf_all, ok_all, 0.02):.3f} ({len(curve)} curve points)"
+        f"  threshold for 2% wrong answers: observed {calibration.pick_threshold(conf_all, ok_all, 0.02, confidence=0):.3f}, "
+        f"with the {calibration.CONFIDENCE:.0%} bound {calibration.pick_threshold(conf_all, ok_all, 0.02):.3f} ({len(curve)} curve points)"
     )
 
 
