@@ -4,8 +4,7 @@ Data from ../shared/data (never copied into the repo); sets that are missing are
 Tuning uses train/validation only; test splits are only reported.
 
   CLINC150   train + oos_train -> model (opora.bot.engine.train_model: the out-of-scope phrases
-             become a class of their own); confidence as the bot computes it (engine.scores:
-             best in-scope probability times the support); threshold chosen on val as the lowest giving >= 85%
+             become a class of their own); threshold chosen on val as the lowest giving >= 85%
              OOS recall on oos_val; test in-scope accuracy (an abstention counts as wrong) and
              OOS recall.
   BANKING77  train -> test accuracy (no abstention).
