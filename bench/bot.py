@@ -80,7 +80,7 @@ def clinc() -> None:
     model = engine.train_model(tr_x, tr_y, embed(tr_x), oos_x, embed(oos_x), encoder=EMBEDDER.name)
 
     def scores(texts: list[str]) -> tuple[NDArray[np.str_], NDArray[np.float64]]:
-        return engine.scores(model, texts, embed(texts))
+        return engine.best_in_scope(model.probabilities(texts, embed(texts)), model.classes)
 
     _, oos_val = scores(split["oos_val"][0])
     threshold = float(np.quantile(oos_val, 0.85))
@@ -142,9 +142,8 @@ def ru_support(max_wrong: float) -> None:
             [texts[i] for i in tr_in], [labels[i] for i in tr_in], vectors[tr_in],
             [texts[i] for i in tr_oos], vectors[tr_oos], encoder=EMBEDDER.name, max_wrong_rate=max_wrong,
         )  # fmt: skip
-        best, conf = engine.scores(
-            fitted.model, [texts[i] for i in te_idx], vectors[te_idx]
-        )  # as the bot decides
+        probs = fitted.model.probabilities([texts[i] for i in te_idx], vectors[te_idx])
+        best, conf = engine.best_in_scope(probs, fitted.model.classes)  # as the bot decides
         pred = list(best)
         gold = [labels[i] for i in te_idx]
         ok = [p == g for p, g in zip(pred, gold, strict=True)]
@@ -215,9 +214,8 @@ def speed() -> None:
     wall, cpu = [], []
     for text in [r["text"] for r in rows] * 2:
         start, start_cpu = time.perf_counter(), time.thread_time()
-        vector = single.encode([text])
-        engine.decide(model.probabilities([text], vector)[0], model.classes,
-                      threshold=0.5, oos_threshold=0.3, support=float(model.support(vector)[0]))  # fmt: skip
+        engine.decide(model.probabilities([text], single.encode([text]))[0], model.classes,
+                      threshold=0.5, oos_threshold=0.3)  # fmt: skip
         cpu.append((time.thread_time() - start_cpu) * 1000)
         wall.append((time.perf_counter() - start) * 1000)
     enrich_cpu = []

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import io
-import json
-from dataclasses import asdict
-
 import numpy as np
-import pytest
 
 from opora.bot import calibration, engine
 from opora.bot.classifier import IntentModel
@@ -142,58 +137,3 @@ def test_a_tiny_shop_cannot_certify_its_limit_and_the_bot_hands_off() -> None:
     # A looser limit is certifiable with the same data (zero wrong in 18 bounds at 8.6%).
     loose = _fit(0.3)
     assert loose.threshold < calibration.NEVER and loose.metrics["wrong_bound"] <= 0.3
-
-
-def _as_format_1(model: IntentModel) -> bytes:
-    """The blob the previous code stored: no example embeddings, no support parameters."""
-    params = {k: v for k, v in asdict(model.params).items() if k not in ("neighbours", "support_power")}
-    meta = {"format": 1, "classes": model.classes, "params": params, "encoder": model.encoder}
-    buffer = io.BytesIO()
-    np.savez_compressed(
-        buffer,
-        meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-        coef=model.coef,
-        intercept=model.intercept,
-        cols=model.cols,
-        idf=model.idf,
-    )
-    return buffer.getvalue()
-
-
-def test_models_stored_by_the_previous_format_decide_as_before() -> None:
-    model = _fit().model
-    old = IntentModel.from_bytes(_as_format_1(model))
-    emb = WordHashEmbedder()
-    texts = ["where is my order now", "tell me about the moon"]
-    vectors = emb.encode(texts)
-    assert np.allclose(old.probabilities(texts, vectors), model.probabilities(texts, vectors), atol=1e-6)
-    # Without stored examples the confidence is the probability itself, as when it was trained.
-    assert old.support(vectors).tolist() == [1.0, 1.0]
-    _, conf = engine.scores(old, texts, vectors)
-    assert np.allclose(conf, engine.best_in_scope(old.probabilities(texts, vectors), old.classes)[1])
-
-
-def test_confidence_falls_with_the_distance_to_the_shops_examples() -> None:
-    model = _fit().model
-    emb = WordHashEmbedder()
-    in_scope = [t for ts in DATA.values() for t in ts]
-    assert len(model.exemplars) == len(in_scope)  # the out-of-scope phrases are not examples
-    restored = IntentModel.from_bytes(model.to_bytes())
-    assert np.array_equal(restored.exemplars, model.exemplars)
-    texts = ["refund please", "xyzzy plugh quux"]
-    support = model.support(emb.encode(texts))
-    assert 0.0 <= support[1] < support[0] <= 1.0
-    probs = model.probabilities(texts, emb.encode(texts))
-    _, probability = engine.best_in_scope(probs, model.classes)
-    p = engine.decide(probs[0], model.classes, threshold=0.0, oos_threshold=0.0, support=float(support[0]))
-    assert p.intent == "refund" and p.confidence == round(float(probability[0] * support[0]), 4)
-    # Calibration scores held-out phrases the same way the bot decides.
-    assert np.allclose(engine.scores(model, texts, emb.encode(texts))[1], probability * support)
-
-
-def test_an_unknown_model_format_is_refused() -> None:
-    blob = io.BytesIO()
-    meta = {"format": 99, "classes": ["a", "b"], "params": {}, "encoder": "x"}
-    np.savez_compressed(blob, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
-    with pytest.raises(ValueError, match="unknown model format 99"):
-        IntentModel.from_bytes(blob.getvalue())

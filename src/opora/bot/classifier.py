@@ -5,11 +5,6 @@ shop's customers actually type (typos, translit, «возрат», order-number 
 encoder smooths away. A multinomial logistic regression over both is trained with scikit-learn,
 but the trained model is kept as plain arrays (weights, idf, the n-gram columns it uses) so that
 it is stored without pickle and predicts with numpy alone, in well under a millisecond.
-
-The model also keeps the embeddings of its in-scope examples (float16). How close a message comes
-to the nearest of them (:meth:`IntentModel.support`) scales the bot's confidence: a softmax is
-sure of *some* intent even for a message unlike anything the shop wrote, while a message far from
-every example is exactly what "not ours" looks like (CLINC150 validation, ADR 0031).
 """
 
 from __future__ import annotations
@@ -18,7 +13,7 @@ import io
 import json
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,13 +22,9 @@ from sklearn.exceptions import ConvergenceWarning  # type: ignore[import-untyped
 from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
 from opora.bot.embeddings import Embedder
-from opora.bot.models import OUT_OF_SCOPE
 from opora.kit.char_ngrams import tfidf, vocabulary
 
-# Format 2 added the example embeddings; format 1 models load without them (support 1.0), so
-# they decide exactly as when they were trained.
-FORMAT = 2
-READABLE = (1, 2)
+FORMAT = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +36,6 @@ class Params:
     ngram_min: int = 2
     ngram_max: int = 4
     max_iter: int = 300
-    # Support = (mean cosine to the k nearest in-scope examples) ** power; CLINC150 validation,
-    # in-scope accuracy at 85% / 95% val OOS recall: 95.2 / 92.0% without, 95.6 / 92.8% with.
-    neighbours: int = 5
-    support_power: float = 2.0
 
 
 @dataclass
@@ -62,19 +49,6 @@ class IntentModel:
     idf: NDArray[np.float32]
     params: Params
     encoder: str
-    exemplars: NDArray[np.float16] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float16))
-
-    def support(self, embeddings: NDArray[np.float32]) -> NDArray[np.float64]:
-        """Per row, in [0, 1]: how close the message is to the shop's own examples (1.0 without them)."""
-        rows = np.asarray(embeddings, dtype=np.float32)
-        k = min(self.params.neighbours, len(self.exemplars))
-        if k <= 0:
-            return np.ones(len(rows))
-        similarity = rows @ self.exemplars.T.astype(np.float32)
-        nearest = np.partition(similarity, similarity.shape[1] - k, axis=1)[:, -k:]
-        closeness = np.clip(nearest.mean(axis=1).astype(np.float64), 0.0, 1.0)
-        result: NDArray[np.float64] = closeness**self.params.support_power
-        return result
 
     def _chars(self, texts: Sequence[str]) -> sparse.csr_matrix:
         return tfidf(texts, self.params.ngram_min, self.params.ngram_max, self.cols, self.idf)
@@ -111,7 +85,6 @@ class IntentModel:
             intercept=self.intercept,
             cols=self.cols,
             idf=self.idf,
-            exemplars=self.exemplars,
         )
         return buffer.getvalue()
 
@@ -119,9 +92,8 @@ class IntentModel:
     def from_bytes(cls, blob: bytes) -> IntentModel:
         with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
             meta = json.loads(arrays["meta"].tobytes().decode())
-            if meta.get("format") not in READABLE:
+            if meta.get("format") != FORMAT:
                 raise ValueError(f"unknown model format {meta.get('format')!r}")
-            exemplars = arrays["exemplars"] if "exemplars" in arrays.files else np.zeros((0, 0), np.float16)
             return cls(
                 classes=list(meta["classes"]),
                 coef=arrays["coef"],
@@ -130,7 +102,6 @@ class IntentModel:
                 idf=arrays["idf"],
                 params=Params(**meta["params"]),
                 encoder=str(meta["encoder"]),
-                exemplars=exemplars,
             )
 
 
@@ -171,8 +142,6 @@ def train(
         intercept = np.concatenate([np.zeros_like(intercept), intercept])
     model.coef = coef
     model.intercept = intercept
-    # Out-of-scope phrases are not examples of the shop's intents: being near one is no support.
-    model.exemplars = np.asarray(embeddings, dtype=np.float16)[np.asarray(labels) != OUT_OF_SCOPE]
     return model
 
 

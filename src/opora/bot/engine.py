@@ -66,21 +66,15 @@ def decide(
     *,
     threshold: float,
     oos_threshold: float,
-    support: float = 1.0,
     model_version: int | None = None,
     top: int = 3,
 ) -> Prediction:
-    """The answer for one message; an out-of-scope class, if the model has one, is never answered.
-
-    ``support`` is :meth:`IntentModel.support` of the message: the confidence is the best intent's
-    probability times it, as in calibration (:func:`scores`).
-    """
+    """The answer for one message; an out-of-scope class, if the model has one, is never answered."""
     order = [int(i) for i in np.argsort(-probabilities) if classes[int(i)] != OUT_OF_SCOPE]
     best = order[0]
-    probability = float(probabilities[best])
-    confidence = probability * support
+    confidence = float(probabilities[best])
     oos_on_top = (
-        OUT_OF_SCOPE in classes and float(probabilities[list(classes).index(OUT_OF_SCOPE)]) > probability
+        OUT_OF_SCOPE in classes and float(probabilities[list(classes).index(OUT_OF_SCOPE)]) > confidence
     )
     abstained = confidence < threshold
     return Prediction(
@@ -103,14 +97,6 @@ def best_in_scope(
         p[:, list(classes).index(OUT_OF_SCOPE)] = -1.0
     best = p.argmax(axis=1)
     return np.asarray(classes)[best], p[np.arange(len(p)), best]
-
-
-def scores(
-    model: IntentModel, texts: Sequence[str], embeddings: NDArray[np.float32]
-) -> tuple[NDArray[np.str_], NDArray[np.float64]]:
-    """Per row: the best in-scope intent and the bot's confidence in it, as :func:`decide` sees it."""
-    best, probability = best_in_scope(model.probabilities(texts, embeddings), model.classes)
-    return best, probability * model.support(embeddings)
 
 
 def train_model(
@@ -159,7 +145,8 @@ def held_out_confidences(
             encoder=encoder,
             params=params,
         )
-        best, confidence[test_idx] = scores(model, [texts[i] for i in test_idx], embeddings[test_idx])
+        probs = model.probabilities([texts[i] for i in test_idx], embeddings[test_idx])
+        best, confidence[test_idx] = best_in_scope(probs, model.classes)
         correct[test_idx] = best == y[test_idx]
     return confidence, correct
 
@@ -191,7 +178,7 @@ def fit(
     else:
         conf, ok = held_out_confidences(texts, labels, embeddings, encoder=encoder, params=params)
         if len(oos_texts):
-            _, oos_conf = scores(model, oos_texts, oos_embeddings)
+            _, oos_conf = best_in_scope(model.probabilities(oos_texts, oos_embeddings), model.classes)
             conf = np.concatenate([conf, oos_conf])
             ok = np.concatenate([ok, np.zeros(len(oos_texts), dtype=bool)])
     threshold = calibration.pick_threshold(list(conf), list(ok), max_wrong_rate)

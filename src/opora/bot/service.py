@@ -302,6 +302,5 @@ async def classify(
         loaded.model.classes,
         threshold=loaded.threshold,
         oos_threshold=loaded.oos_threshold,
-        support=float(loaded.model.support(vectors)[0]),
         model_version=head[0],
     )
