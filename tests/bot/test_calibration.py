@@ -5,7 +5,14 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opora.bot.calibration import NEVER, CurvePoint, at_threshold, operating_curve, pick_threshold, wrong_bound
+from opora.bot.calibration import (
+    NEVER,
+    CurvePoint,
+    at_threshold,
+    operating_curve,
+    pick_threshold,
+    wrong_bound,
+)
 
 held_out = st.lists(st.tuples(st.floats(0, 1), st.booleans()), min_size=1, max_size=200)
 
@@ -29,7 +36,9 @@ def test_picked_threshold_respects_the_wrong_answer_rate(
     if threshold != NEVER:
         assert bound(point) <= limit + 1e-9
         # Nothing lower would answer more while staying within the limit.
-        better = [p for p in operating_curve(conf, ok) if p.threshold < threshold and bound(p) <= limit + 1e-9]
+        better = [
+            p for p in operating_curve(conf, ok) if p.threshold < threshold and bound(p) <= limit + 1e-9
+        ]
         assert better == []
 
 
