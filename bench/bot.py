@@ -46,7 +46,7 @@ from sklearn.model_selection import StratifiedKFold  # type: ignore[import-untyp
 from opora.ai.anger import load_cedr, shipped
 from opora.ai.enrich import enrich
 from opora.bot import calibration, engine
-from opora.bot.classifier import train
+from opora.bot.classifier import params_for, train
 from opora.bot.embeddings import UseEmbedder
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -141,6 +141,7 @@ def ru_support(max_wrong: float) -> None:
         fitted = engine.fit(
             [texts[i] for i in tr_in], [labels[i] for i in tr_in], vectors[tr_in],
             [texts[i] for i in tr_oos], vectors[tr_oos], encoder=EMBEDDER.name, max_wrong_rate=max_wrong,
+            params=params_for("ru"),
         )  # fmt: skip
         probs = fitted.model.probabilities([texts[i] for i in te_idx], vectors[te_idx])
         best, conf = engine.best_in_scope(probs, fitted.model.classes)  # as the bot decides
@@ -209,7 +210,13 @@ def speed() -> None:
     single.encode(["прогрев"])
     loaded = _rss_mb()
     model = engine.train_model(
-        texts, labels, single.encode(texts), oos, single.encode(oos), encoder=single.name
+        texts,
+        labels,
+        single.encode(texts),
+        oos,
+        single.encode(oos),
+        encoder=single.name,
+        params=params_for("ru"),
     )
     wall, cpu = [], []
     for text in [r["text"] for r in rows] * 2:
