@@ -46,7 +46,7 @@ from sklearn.model_selection import StratifiedKFold  # type: ignore[import-untyp
 from opora.ai.anger import load_cedr, shipped
 from opora.ai.enrich import enrich
 from opora.bot import calibration, engine
-from opora.bot.classifier import train
+from opora.bot.classifier import params_for, train
 from opora.bot.embeddings import UseEmbedder
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -134,12 +134,14 @@ def ru_support(max_wrong: float) -> None:
     conf_all: list[float] = []
     ok_all: list[bool] = []
     acc, oos_rec, wrong, answered = [], [], [], []
+    n_answered = n_wrong = 0
     for tr_idx, te_idx in StratifiedKFold(5, shuffle=True, random_state=0).split(texts, labels):
         tr_in = [i for i in tr_idx if labels[i] != "oos"]
         tr_oos = [i for i in tr_idx if labels[i] == "oos"]
         fitted = engine.fit(
             [texts[i] for i in tr_in], [labels[i] for i in tr_in], vectors[tr_in],
             [texts[i] for i in tr_oos], vectors[tr_oos], encoder=EMBEDDER.name, max_wrong_rate=max_wrong,
+            params=params_for("ru"),
         )  # fmt: skip
         probs = fitted.model.probabilities([texts[i] for i in te_idx], vectors[te_idx])
         best, conf = engine.best_in_scope(probs, fitted.model.classes)  # as the bot decides
@@ -155,18 +157,25 @@ def ru_support(max_wrong: float) -> None:
         point = calibration.at_threshold(list(conf), ok, fitted.threshold)
         wrong.append(point.wrong)
         answered.append(point.answered)
+        took = np.asarray(conf) >= fitted.threshold
+        n_answered += int(took.sum())
+        n_wrong += int((~np.asarray(ok)[took]).sum())
     print(f"ru_support 5-fold CV: accuracy {np.mean(acc):.1%}, OOS recall {np.mean(oos_rec):.1%}, "
-          f"at the threshold for {max_wrong:.0%}: answered {np.mean(answered):.1%}, wrong answers {np.mean(wrong):.1%}")  # fmt: skip
-    print("  operating curve (pooled out-of-fold): threshold  answered  wrong")
+          f"at the threshold for {max_wrong:.0%}: answered {np.mean(answered):.1%}, wrong answers {np.mean(wrong):.1%} "
+          f"(mean of folds; pooled {n_wrong}/{n_answered} = {n_wrong / max(n_answered, 1):.1%}, "
+          f"{calibration.CONFIDENCE:.0%} upper bound {calibration.wrong_bound(n_wrong, n_answered):.1%})")  # fmt: skip
+    # The curve shows the observed shares (no margin); the bot itself picks with the bound.
+    print("  operating curve (pooled out-of-fold, observed shares): threshold  answered  wrong")
     curve = calibration.operating_curve(conf_all, ok_all)
     for target in (0.0, 0.01, 0.02, 0.05, 0.1, 0.2):
-        t = calibration.pick_threshold(conf_all, ok_all, target)
+        t = calibration.pick_threshold(conf_all, ok_all, target, confidence=0)
         p = calibration.at_threshold(conf_all, ok_all, t)
         print(
             f"    wrong <= {target:4.0%}: threshold {t:.3f}  answered {p.answered:6.1%}  wrong {p.wrong:5.1%}"
         )
     print(
-        f"  threshold for 2% wrong answers: {calibration.pick_threshold(conf_all, ok_all, 0.02):.3f} ({len(curve)} curve points)"
+        f"  threshold for 2% wrong answers: observed {calibration.pick_threshold(conf_all, ok_all, 0.02, confidence=0):.3f}, "
+        f"with the {calibration.CONFIDENCE:.0%} bound {calibration.pick_threshold(conf_all, ok_all, 0.02):.3f} ({len(curve)} curve points)"
     )
 
 
@@ -201,7 +210,13 @@ def speed() -> None:
     single.encode(["прогрев"])
     loaded = _rss_mb()
     model = engine.train_model(
-        texts, labels, single.encode(texts), oos, single.encode(oos), encoder=single.name
+        texts,
+        labels,
+        single.encode(texts),
+        oos,
+        single.encode(oos),
+        encoder=single.name,
+        params=params_for("ru"),
     )
     wall, cpu = [], []
     for text in [r["text"] for r in rows] * 2:

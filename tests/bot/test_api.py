@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from opora.bot import service, tasks
+from opora.bot.classifier import IntentModel
 from opora.bot.models import BotModel
 from opora.jobs.models import Job
 from opora.jobs.registry import JobContext
@@ -161,3 +162,19 @@ async def test_training_with_too_few_examples_fails_visibly(
     assert version.status == "failed" and version.error
     async with runtime.db.uow() as uow:
         assert (await uow.session.scalars(select(BotModel.status))).all() == ["failed"]
+
+
+async def test_each_language_trains_with_its_own_parameters(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime
+) -> None:
+    """Russian models lean less on character n-grams (ADR 0031); the weight is stored with the model."""
+    for language in ("ru", "en"):
+        r = await client.post(f"{BOT}/starter", json={"language": language}, headers=desk.admin_h)
+        assert r.status_code == 201
+    weights = {}
+    for language in ("ru", "en"):
+        async with runtime.db.uow() as uow:
+            version = await service.train(uow, language, embedder=WordHashEmbedder())
+            assert version.status == "active" and version.weights is not None
+            weights[language] = IntentModel.from_bytes(version.weights).params.char_weight
+    assert weights == {"ru": 0.5, "en": 1.0}

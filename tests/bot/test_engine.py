@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from opora.bot import engine
+from opora.bot import calibration, engine
 from opora.bot.classifier import IntentModel
 from opora.bot.models import OUT_OF_SCOPE
 from tests.bot.fakes import WordHashEmbedder
@@ -117,3 +117,23 @@ def test_decide_with_an_out_of_scope_class_on_top() -> None:
     assert (p.intent, p.abstained, p.out_of_scope) == ("a", True, True)
     q = engine.decide(np.array([0.9, 0.08, 0.02]), classes, threshold=0.5, oos_threshold=0.1)
     assert (q.intent, q.abstained, q.out_of_scope, q.alternatives[0][0]) == ("a", False, False, "b")
+
+
+def test_a_tiny_shop_cannot_certify_its_limit_and_the_bot_hands_off() -> None:
+    """18 held-out phrases cannot show 5% wrong answers with 80% confidence, even if all are right."""
+    fitted = _fit(0.05)
+    assert fitted.threshold == calibration.NEVER
+    assert fitted.metrics["answered"] == 0 and fitted.metrics["wrong_bound"] == 1.0
+    emb = WordHashEmbedder()
+    text = ["where is my order"]
+    p = engine.decide(
+        fitted.model.probabilities(text, emb.encode(text))[0],
+        fitted.model.classes,
+        threshold=fitted.threshold,
+        oos_threshold=fitted.oos_threshold,
+    )
+    # The best guess is still shown to the agent; the bot itself does not answer.
+    assert p.intent == "order_status" and p.abstained
+    # A looser limit is certifiable with the same data (zero wrong in 18 bounds at 8.6%).
+    loose = _fit(0.3)
+    assert loose.threshold < calibration.NEVER and loose.metrics["wrong_bound"] <= 0.3

@@ -5,6 +5,14 @@ The admin states the largest share of wrong answers they accept among the answer
 out-of-scope messages, which are wrong whatever intent is answered) are sorted by confidence, and
 the threshold is the lowest one at which the answered part still respects that share. Lower
 thresholds answer more; the operating curve shows the trade-off to the admin.
+
+"Respects" means: the one-sided Clopper-Pearson upper bound of the wrong-answer share, at
+:data:`CONFIDENCE`, is within the limit, not merely the observed share. A shop has a few hundred
+examples, so the answered part near the threshold holds a few dozen of them; picking the lowest
+threshold whose observed share fits is then an optimistic pick among noisy points (ru_support,
+5-fold CV: at the 2% limit the held-out folds got 7.7% wrong answers). With the bound, zero
+mistakes among n answers only certify a limit of about 1.6 / n at 80%, so a small model abstains
+until the shop has given it enough examples (bench/RESULTS.md, ADR 0031).
 """
 
 from __future__ import annotations
@@ -13,9 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import beta  # type: ignore[import-untyped]
 
 # Above 1: no confidence reaches it, so a model without enough held-out data never answers.
 NEVER = 1.01
+# How sure the bot must be that its wrong-answer share is within the admin's limit.
+CONFIDENCE = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,16 +58,41 @@ def operating_curve(confidences: Sequence[float], correct: Sequence[bool]) -> li
     ]
 
 
-def pick_threshold(confidences: Sequence[float], correct: Sequence[bool], max_wrong_rate: float) -> float:
-    """Lowest threshold whose answered held-out messages are wrong at most ``max_wrong_rate`` of the time.
+def wrong_bound(wrong: int, answered: int, confidence: float = CONFIDENCE) -> float:
+    """Upper bound of the true wrong-answer share after ``wrong`` mistakes in ``answered`` answers.
 
-    Returns :data:`NEVER` when even the most confident answer breaks the limit or there is no data.
+    ``confidence`` 0 gives the observed share itself (no margin).
+    """
+    if answered <= 0:
+        return 1.0
+    if confidence <= 0.0 or wrong >= answered:
+        return wrong / answered
+    return float(beta.ppf(confidence, wrong + 1, answered - wrong))
+
+
+def pick_threshold(
+    confidences: Sequence[float],
+    correct: Sequence[bool],
+    max_wrong_rate: float,
+    *,
+    confidence: float = CONFIDENCE,
+) -> float:
+    """Lowest threshold whose answered held-out messages are, with ``confidence``, wrong at most
+    ``max_wrong_rate`` of the time (see :func:`wrong_bound`).
+
+    Returns :data:`NEVER` when no threshold qualifies (too few examples, or even the most confident
+    answers are too often wrong).
     """
     if not 0.0 <= max_wrong_rate < 1.0:
         raise ValueError("max_wrong_rate must be in [0, 1)")
+    if not 0.0 <= confidence < 1.0:
+        raise ValueError("confidence must be in [0, 1)")
     best = NEVER
+    total = len(confidences)
     for point in operating_curve(confidences, correct):
-        if point.wrong <= max_wrong_rate + 1e-12:
+        answered = round(point.answered * total)
+        wrong = round(point.wrong * answered)
+        if wrong_bound(wrong, answered, confidence) <= max_wrong_rate + 1e-12:
             best = point.threshold
     return best
 

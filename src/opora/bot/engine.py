@@ -4,8 +4,10 @@
 never saw it, scores the out-of-scope phrases with the full model (they are never trained on),
 and picks two thresholds from those held-out confidences:
 
-- ``threshold``: the bot answers at or above it; chosen so that held-out answers are wrong at
-  most ``max_wrong_rate`` of the time (:func:`opora.bot.calibration.pick_threshold`);
+- ``threshold``: the bot answers at or above it; chosen so that, with 80% confidence, held-out
+  answers are wrong at most ``max_wrong_rate`` of the time
+  (:func:`opora.bot.calibration.pick_threshold`); with too few examples it is
+  :data:`~opora.bot.calibration.NEVER` and the bot hands every message to a person;
 - ``oos_threshold``: below it the message is called out of scope rather than merely unsure; it
   lets 95% of held-out in-scope messages through, so it is rarely wrong about "not ours".
 """
@@ -183,6 +185,7 @@ def fit(
     in_scope = conf[: len(texts)]
     oos_threshold = float(np.quantile(in_scope, 1 - IN_SCOPE_KEPT))
     at = calibration.at_threshold(list(conf), list(ok), threshold)
+    answered = conf >= threshold
     curve = calibration.operating_curve(list(conf), list(ok))
     step = max(1, len(curve) // CURVE_POINTS)
     metrics: dict[str, Any] = {
@@ -190,6 +193,9 @@ def fit(
         "accuracy": round(float(ok[: len(texts)].mean()), 4),
         "answered": round(at.answered, 4),
         "wrong": round(at.wrong, 4),
+        # What the admin can rely on: the wrong-answer share is below this with `confidence`.
+        "wrong_bound": round(calibration.wrong_bound(int((~ok[answered]).sum()), int(answered.sum())), 4),
+        "confidence": calibration.CONFIDENCE,
         "oos_recall": round(float((conf[len(texts) :] < threshold).mean()), 4) if len(oos_texts) else None,
         "curve": [[round(p.threshold, 4), round(p.answered, 4), round(p.wrong, 4)] for p in curve[::step]],
     }

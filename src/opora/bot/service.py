@@ -18,7 +18,7 @@ import numpy as np
 
 from opora.bot import engine
 from opora.bot import repository as repo
-from opora.bot.classifier import IntentModel
+from opora.bot.classifier import IntentModel, params_for
 from opora.bot.embeddings import Embedder, encode_async, shared_embedder
 from opora.bot.engine import Prediction
 from opora.bot.models import OUT_OF_SCOPE, BotExample, BotIntent, BotModel, BotSettings, ModelStatus
@@ -235,6 +235,7 @@ async def train(uow: UnitOfWork, language: str, *, embedder: Embedder | None = N
             vectors[len(texts) :],
             encoder=embedder.name,
             max_wrong_rate=settings.max_wrong_rate,
+            params=params_for(language),
         )
     except ValueError as exc:
         version.status = ModelStatus.FAILED
