@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -148,6 +148,11 @@ class KbSearchDoc(Base):
     title: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")
     tsv: Mapped[str | None] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
+    # Copies of the article's visibility, so that a search filters inside the index (SQLite) or
+    # on the matched docs alone (PostgreSQL) instead of reading every matched article's row.
+    language: Mapped[str] = mapped_column(String(2), server_default="")
+    status: Mapped[str] = mapped_column(String(10), server_default="")
+    internal: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class KbTerm(Base):
