@@ -40,28 +40,20 @@ from opora.kb.models import ArticleStatus, KbArticle, KbSearchDoc, KbSearchLog, 
 from opora.tickets.models import Direction, Message
 
 FTS_TABLE = "kb_fts"
-# The scope column holds the article's visibility as words ("published public ru"), so that a
-# search filters inside the index: joining every matched article to read its status cost more
-# than the ranking itself at 10,000 articles. The view gives FTS5 that column to read (rebuild).
-_SCOPE_WORDS = "{0}.status || ' ' || CASE WHEN {0}.internal THEN 'internal' ELSE 'public' END || ' ' || {0}.language"
 _FTS_DDL = (
-    f"""CREATE VIEW kb_fts_source AS SELECT article_id, title, body, {_SCOPE_WORDS.format("kb_search_docs")}
-        AS scope FROM kb_search_docs""",
-    "CREATE VIRTUAL TABLE kb_fts USING fts5(title, body, scope, content='kb_fts_source', "
+    "CREATE VIRTUAL TABLE kb_fts USING fts5(title, body, content='kb_search_docs', "
     "content_rowid='article_id', tokenize='unicode61 remove_diacritics 0', prefix='4 5')",
-    f"""CREATE TRIGGER kb_fts_ai AFTER INSERT ON kb_search_docs BEGIN
-        INSERT INTO kb_fts(rowid, title, body, scope)
-        VALUES (new.article_id, new.title, new.body, {_SCOPE_WORDS.format("new")});
+    """CREATE TRIGGER kb_fts_ai AFTER INSERT ON kb_search_docs BEGIN
+        INSERT INTO kb_fts(rowid, title, body) VALUES (new.article_id, new.title, new.body);
     END""",
-    f"""CREATE TRIGGER kb_fts_ad AFTER DELETE ON kb_search_docs BEGIN
-        INSERT INTO kb_fts(kb_fts, rowid, title, body, scope)
-        VALUES ('delete', old.article_id, old.title, old.body, {_SCOPE_WORDS.format("old")});
+    """CREATE TRIGGER kb_fts_ad AFTER DELETE ON kb_search_docs BEGIN
+        INSERT INTO kb_fts(kb_fts, rowid, title, body)
+        VALUES ('delete', old.article_id, old.title, old.body);
     END""",
-    f"""CREATE TRIGGER kb_fts_au AFTER UPDATE ON kb_search_docs BEGIN
-        INSERT INTO kb_fts(kb_fts, rowid, title, body, scope)
-        VALUES ('delete', old.article_id, old.title, old.body, {_SCOPE_WORDS.format("old")});
-        INSERT INTO kb_fts(rowid, title, body, scope)
-        VALUES (new.article_id, new.title, new.body, {_SCOPE_WORDS.format("new")});
+    """CREATE TRIGGER kb_fts_au AFTER UPDATE ON kb_search_docs BEGIN
+        INSERT INTO kb_fts(kb_fts, rowid, title, body)
+        VALUES ('delete', old.article_id, old.title, old.body);
+        INSERT INTO kb_fts(rowid, title, body) VALUES (new.article_id, new.title, new.body);
     END""",
     "INSERT INTO kb_fts(kb_fts) VALUES ('rebuild')",
 )
@@ -167,18 +159,7 @@ async def vocabulary_for(uow: UnitOfWork, known: Iterable[str], near: dict[str, 
     return set((await uow.session.scalars(query)).all())
 
 
-def _fts5_scope(scope: Scope) -> str:
-    """The FTS5 filter for ``scope`` over the scope column; statuses and languages are ours, never
-    typed by a visitor, and hold only letters."""
-    parts = ["(" + " OR ".join(f'"{s}"' for s in scope.statuses) + ")"]
-    if not scope.include_internal:
-        parts.append('"public"')
-    if scope.language:
-        parts.append(f'"{scope.language}"')
-    return " AND ".join(f"scope : {p}" for p in parts)
-
-
-def _pg_filters(scope: Scope) -> list[ColumnElement[bool]]:
+def _filters(scope: Scope) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = [KbSearchDoc.status.in_([str(s) for s in scope.statuses])]
     if not scope.include_internal:
         where.append(KbSearchDoc.internal.is_(False))
@@ -195,28 +176,30 @@ async def search(
 ) -> list[tuple[KbArticle, float]]:
     """(article, score) best first; a higher score is better on both backends.
 
-    The ranking reads only the index and the docs' visibility copies; the articles themselves
+    The ranking reads only the index and the docs' copies of visibility; the articles themselves
     are fetched for the few ids that made the cut (reading them for every match, to filter and
     to carry their text through the sort, was most of a search's time).
     """
     score: ColumnElement[Any]
     if uow.is_sqlite:
         await ensure_index(uow)
-        # Only constants are formatted in; the expression travels as a bound parameter. Visitors'
-        # words match the title and body only, never the scope column.
-        score = literal_column(f"-bm25({FTS_TABLE}, {float(TITLE_WEIGHT)}, 1.0, 0.0)")
-        match = f"{{title body}} : ({expression}) AND {_fts5_scope(scope)}"
+        # Only a constant is formatted in; the expression travels as a bound parameter. The docs'
+        # visibility copies are read from their covering index, never from the table's rows
+        # (their long stemmed texts come first and spill onto overflow pages).
+        score = literal_column(f"-bm25({FTS_TABLE}, {float(TITLE_WEIGHT)}, 1.0)")
         ranked = (
-            select(_FTS.c.rowid.label("id"), score.label("score"))
-            .where(literal_column(FTS_TABLE).op("MATCH")(bindparam("expression", match)))
-            .order_by(literal_column("score").desc(), _FTS.c.rowid)
+            select(KbSearchDoc.article_id.label("id"), score.label("score"))
+            .join(_FTS, _FTS.c.rowid == KbSearchDoc.article_id)
+            .where(literal_column(FTS_TABLE).op("MATCH")(bindparam("expression", expression)))
+            .where(*_filters(scope))
+            .order_by(literal_column("score").desc(), KbSearchDoc.article_id)
         )
     else:
         tsquery = func.to_tsquery(literal_column("'simple'"), bindparam("expression", expression))
         score = func.ts_rank(literal_column(f"'{_PG_WEIGHTS}'"), KbSearchDoc.tsv, tsquery, PG_NORMALIZATION)
         ranked = (
             select(KbSearchDoc.article_id.label("id"), score.label("score"))
-            .where(KbSearchDoc.tsv.op("@@")(tsquery), *_pg_filters(scope))
+            .where(KbSearchDoc.tsv.op("@@")(tsquery), *_filters(scope))
             .order_by(literal_column("score").desc(), KbSearchDoc.article_id)
         )
     # The ranking is plain Core, so it runs on the connection without the ORM's execution layer.

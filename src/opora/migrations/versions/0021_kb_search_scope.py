@@ -16,9 +16,6 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _COPIED = ("language", "status", "internal")
-# SQLite's FTS5 index over the docs is created by the application on first use (see
-# opora.kb.search.repository); dropping the old one here makes it come back with the scope column.
-_SQLITE_FTS = ("DROP TRIGGER IF EXISTS kb_fts_ai", "DROP TRIGGER IF EXISTS kb_fts_ad", "DROP TRIGGER IF EXISTS kb_fts_au")
 
 
 def upgrade() -> None:
@@ -31,15 +28,14 @@ def upgrade() -> None:
             f"UPDATE kb_search_docs SET {name} = "
             f"(SELECT kb_articles.{name} FROM kb_articles WHERE kb_articles.id = kb_search_docs.article_id)"
         )
-    if op.get_bind().dialect.name == "sqlite":
-        for statement in (*_SQLITE_FTS, "DROP TABLE IF EXISTS kb_fts", "DROP VIEW IF EXISTS kb_fts_source"):
-            op.execute(statement)
+    with op.batch_alter_table("kb_search_docs") as batch_op:
+        batch_op.create_index(
+            "ix_kb_search_docs_scope", ["article_id", "status", "internal", "language"], unique=False
+        )
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        for statement in (*_SQLITE_FTS, "DROP TABLE IF EXISTS kb_fts", "DROP VIEW IF EXISTS kb_fts_source"):
-            op.execute(statement)
     with op.batch_alter_table("kb_search_docs") as batch_op:
+        batch_op.drop_index("ix_kb_search_docs_scope")
         for name in reversed(_COPIED):
             batch_op.drop_column(name)
