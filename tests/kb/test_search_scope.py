@@ -94,11 +94,17 @@ async def test_another_processs_synonym_edit_is_seen_within_the_ttl(
     assert hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "ПВЗ"})) == [pickup["id"]]
 
 
-async def test_visibility_words_of_the_index_are_not_searchable(client: httpx.AsyncClient, desk: Desk) -> None:
+async def test_visibility_words_of_the_index_are_not_searchable(
+    client: httpx.AsyncClient, desk: Desk
+) -> None:
     # The index keeps each article's status, visibility and language as words of a column of
     # its own; what a visitor types must never match them.
     await make_article(
-        client, desk.olga_h, title="Сроки доставки", body_md="Курьер привезёт за день.", publish_h=desk.supervisor_h
+        client,
+        desk.olga_h,
+        title="Сроки доставки",
+        body_md="Курьер привезёт за день.",
+        publish_h=desk.supervisor_h,
     )
     for q in ("published", "public ru", "draft internal", "scope published"):
         assert await _public_ids(client, q) == set(), q
@@ -118,7 +124,10 @@ async def test_language_and_drafts_follow_the_scope(client: httpx.AsyncClient, d
     }
     assert by_language == {"ru": {ru["id"]}, "en": {en["id"]}}
     agent = f"{KB}/search"
-    assert set(hit_ids(await client.get(agent, params={"q": "курьер"}, headers=desk.olga_h))) == {ru["id"], en["id"]}
+    assert set(hit_ids(await client.get(agent, params={"q": "курьер"}, headers=desk.olga_h))) == {
+        ru["id"],
+        en["id"],
+    }
     with_drafts = await client.get(agent, params={"q": "курьер", "drafts": "true"}, headers=desk.olga_h)
     assert set(hit_ids(with_drafts)) == {ru["id"], en["id"], draft["id"]}
 
@@ -127,7 +136,11 @@ async def test_known_words_skip_the_vocabulary_look_up_but_typos_are_still_fixed
     client: httpx.AsyncClient, desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     a = await make_article(
-        client, desk.olga_h, title="Возврат товара", body_md="Вернуть товар можно.", publish_h=desk.supervisor_h
+        client,
+        desk.olga_h,
+        title="Возврат товара",
+        body_md="Вернуть товар можно.",
+        publish_h=desk.supervisor_h,
     )
     looked_up: list[list[str]] = []
     real = search.repository.vocabulary_for

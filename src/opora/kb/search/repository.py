@@ -232,9 +232,8 @@ async def delete_synonym(uow: UnitOfWork, row: KbSynonym) -> None:
 async def log_search(uow: UnitOfWork, values: dict[str, Any]) -> int:
     # A Core INSERT ... RETURNING on the session's connection rather than an ORM add + flush or
     # an ORM-enabled insert: it is on every portal search, and the ORM layers cost more than it.
-    table = KbSearchLog.__table__
     connection = await uow.session.connection()
-    inserted = await connection.scalar(insert(table).values(**values).returning(table.c.id))
+    inserted = await connection.scalar(insert(KbSearchLog).values(**values).returning(KbSearchLog.id))
     return int(inserted or 0)
 
 

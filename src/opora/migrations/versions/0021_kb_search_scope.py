@@ -23,11 +23,16 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("language", sa.String(length=2), server_default="", nullable=False))
         batch_op.add_column(sa.Column("status", sa.String(length=10), server_default="", nullable=False))
         batch_op.add_column(sa.Column("internal", sa.Boolean(), server_default=sa.false(), nullable=False))
-    for name in _COPIED:
-        op.execute(
-            f"UPDATE kb_search_docs SET {name} = "
-            f"(SELECT kb_articles.{name} FROM kb_articles WHERE kb_articles.id = kb_search_docs.article_id)"
+    docs = sa.table("kb_search_docs", sa.column("article_id"), *(sa.column(name) for name in _COPIED))
+    articles = sa.table("kb_articles", sa.column("id"), *(sa.column(name) for name in _COPIED))
+    op.execute(
+        docs.update().values(
+            {
+                name: sa.select(articles.c[name]).where(articles.c.id == docs.c.article_id).scalar_subquery()
+                for name in _COPIED
+            }
         )
+    )
     with op.batch_alter_table("kb_search_docs") as batch_op:
         batch_op.create_index(
             "ix_kb_search_docs_scope", ["article_id", "status", "internal", "language"], unique=False
