@@ -153,8 +153,8 @@ class KbSearchDoc(Base):
     title: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")
     tsv: Mapped[str | None] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
-    # Copies of the article's visibility, so that a search filters on the matched docs alone
-    # instead of reading every matched article's row.
+    # Copies of the article's visibility, so that a search on SQLite filters its matches without
+    # reading every matched article's row (PostgreSQL keeps long texts out of line and joins).
     language: Mapped[str] = mapped_column(String(2), server_default="")
     status: Mapped[str] = mapped_column(String(10), server_default="")
     internal: Mapped[bool] = mapped_column(Boolean, server_default=false())

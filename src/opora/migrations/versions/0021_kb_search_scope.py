@@ -33,14 +33,13 @@ def upgrade() -> None:
             }
         )
     )
-    with op.batch_alter_table("kb_search_docs") as batch_op:
-        batch_op.create_index(
-            "ix_kb_search_docs_scope", ["article_id", "status", "internal", "language"], unique=False
-        )
+    op.create_index(
+        "ix_kb_search_docs_scope", "kb_search_docs", ["article_id", "status", "internal", "language"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_kb_search_docs_scope", table_name="kb_search_docs")
     with op.batch_alter_table("kb_search_docs") as batch_op:
-        batch_op.drop_index("ix_kb_search_docs_scope")
         for name in reversed(_COPIED):
             batch_op.drop_column(name)
