@@ -176,9 +176,9 @@ async def search(
 ) -> list[tuple[KbArticle, float]]:
     """(article, score) best first; a higher score is better on both backends.
 
-    The ranking reads only the index and the docs' copies of visibility; the articles themselves
-    are fetched for the few ids that made the cut (reading them for every match, to filter and
-    to carry their text through the sort, was most of a search's time).
+    The ranking reads only the index and the docs' copies of visibility (SQLite); the articles
+    themselves are read for the few ids that made the cut (reading them for every match, to
+    filter and to carry their text through the sort, was most of a search's time).
     """
     score: ColumnElement[Any]
     if uow.is_sqlite:
@@ -206,11 +206,16 @@ async def search(
             .where(KbSearchDoc.tsv.op("@@")(tsquery), *_filters(scope, KbArticle))
             .order_by(literal_column("score").desc(), KbSearchDoc.article_id)
         )
-    # The ranking is plain Core, so it runs on the connection without the ORM's execution layer.
-    connection = await uow.session.connection()
-    rows = (await connection.execute(ranked.limit(limit))).all()
-    articles = await articles_by_ids(uow, [row[0] for row in rows])
-    return [(articles[row[0]], float(row[1])) for row in rows if row[0] in articles]
+    # The winners' articles join the ranking from outside its LIMIT: one statement, and only
+    # the few articles shown are read and built.
+    top = ranked.limit(limit).subquery("ranked")
+    stmt = (
+        select(KbArticle, top.c.score)
+        .join(top, top.c.id == KbArticle.id)
+        .order_by(top.c.score.desc(), KbArticle.id)
+    )
+    rows = (await uow.session.execute(stmt)).all()
+    return [(row[0], float(row[1])) for row in rows]
 
 
 async def articles_by_ids(uow: UnitOfWork, ids: Sequence[int]) -> dict[int, KbArticle]:
