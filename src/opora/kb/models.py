@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -140,7 +140,12 @@ class KbSearchDoc(Base):
     """
 
     __tablename__ = "kb_search_docs"
-    __table_args__ = (Index("ix_kb_search_docs_tsv", "tsv", postgresql_using="gin"),)
+    __table_args__ = (
+        Index("ix_kb_search_docs_tsv", "tsv", postgresql_using="gin"),
+        # Covers a search's visibility filter: SQLite checks matches against it without reading
+        # the docs' rows, whose long stemmed texts come first.
+        Index("ix_kb_search_docs_scope", "article_id", "status", "internal", "language"),
+    )
 
     article_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("kb_articles.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
@@ -148,6 +153,11 @@ class KbSearchDoc(Base):
     title: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")
     tsv: Mapped[str | None] = mapped_column(Text().with_variant(TSVECTOR(), "postgresql"))
+    # Copies of the article's visibility, so that a search on SQLite filters its matches without
+    # reading every matched article's row (PostgreSQL keeps long texts out of line and joins).
+    language: Mapped[str] = mapped_column(String(2), server_default="")
+    status: Mapped[str] = mapped_column(String(10), server_default="")
+    internal: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class KbTerm(Base):

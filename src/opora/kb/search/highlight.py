@@ -40,15 +40,35 @@ class _Matcher:
         return found
 
 
+class Highlighter:
+    """Marks one query's words in several texts: the titles and snippets of a result page share
+    most of their words, so each word is checked once per search rather than once per text."""
+
+    __slots__ = ("_matches",)
+
+    def __init__(self, stems: Collection[str], prefixes: Collection[str] = ()) -> None:
+        self._matches = _Matcher(stems, prefixes)
+
+    def mark(self, text: str) -> str:
+        return _render(text, list(word_spans(text)), 0, None, self._matches)
+
+    def snippet(self, text: str, *, size: int = SNIPPET_WORDS) -> str:
+        return _snippet(text, self._matches, size)
+
+
 def mark(text: str, stems: Collection[str], prefixes: Collection[str] = ()) -> str:
     """The whole text, escaped, with matched words marked (titles)."""
-    return _render(text, list(word_spans(text)), 0, None, _Matcher(stems, prefixes))
+    return Highlighter(stems, prefixes).mark(text)
 
 
 def snippet(
     text: str, stems: Collection[str], prefixes: Collection[str] = (), *, size: int = SNIPPET_WORDS
 ) -> str:
     """The window of ``size`` words holding the most matches, escaped and marked; "…" shows a cut."""
+    return Highlighter(stems, prefixes).snippet(text, size=size)
+
+
+def _snippet(text: str, matches: _Matcher, size: int) -> str:
     # The best passage is looked for in the first words only: a long article's matches are
     # almost always near its start, and the scan is the costliest part of a search.
     spans = list(itertools.islice(word_spans(text), SCAN_WORDS + 1))
@@ -56,7 +76,6 @@ def snippet(
     spans = spans[:SCAN_WORDS]
     if not spans:
         return ""
-    matches = _Matcher(stems, prefixes)
     hits = [1 if matches(w) else 0 for _, _, w in spans]
     best_start, best = 0, sum(hits[:size])
     current = best

@@ -37,6 +37,13 @@ _synonym_cache: weakref.WeakKeyDictionary[Database, tuple[float, list[tuple[Phra
 )
 
 
+# Stems known to be in the vocabulary, per database. The vocabulary only grows (kb_terms rows are
+# never deleted), so a stem once seen there stays there, and a query of known words needs no
+# look-up at all. Filled only after a commit, so that a rolled-back index write leaves no trace.
+KNOWN_STEMS_MAX = 100_000
+_known_stems: weakref.WeakKeyDictionary[Database, set[str]] = weakref.WeakKeyDictionary()
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     article: KbArticle
@@ -67,7 +74,7 @@ async def index_article(uow: UnitOfWork, article: KbArticle) -> None:
     """Writes the article's stemmed text to the full-text index and its stems to the vocabulary."""
     title = stemmed_text([article.title])
     body = stemmed_text([article.body_text, " ".join(article.tags)])
-    await repository.save_doc(uow, article.id, title=title, body=body)
+    await repository.save_doc(uow, article, title=title, body=body)
     await repository.add_terms(uow, (title + " " + body).split())
 
 
@@ -99,8 +106,14 @@ async def _corrections(uow: UnitOfWork, parsed: query.ParsedQuery) -> dict[str, 
     readings = {w: stem(r) for w in candidates if (r := from_translit(w)) is not None}
     # Whether each word is known and what it could be a typo of come in one look-up: a search
     # is a few round trips, and a separate one per word cost more than the ranking.
+    known = _known_stems.setdefault(uow.database, set())
+    candidates = [w for w in candidates if w not in known and readings.get(w) not in known]
+    if not candidates:
+        return {}
     spreads = {w: typos.max_distance(w) for w in candidates}
-    vocabulary = await repository.vocabulary_for(uow, [*candidates, *readings.values()], spreads)
+    looked_up = [*candidates, *(readings[w] for w in candidates if w in readings)]
+    vocabulary = await repository.vocabulary_for(uow, looked_up, spreads)
+    _remember_known(uow, [w for w in looked_up if w in vocabulary])
     fixes: dict[str, list[str]] = {}
     for word in candidates:
         if word in vocabulary or readings.get(word) in vocabulary:
@@ -110,6 +123,19 @@ async def _corrections(uow: UnitOfWork, parsed: query.ParsedQuery) -> dict[str, 
         if found:
             fixes[word] = found
     return fixes
+
+
+def _remember_known(uow: UnitOfWork, found: Sequence[str]) -> None:
+    if not found:
+        return
+
+    async def remember() -> None:
+        known = _known_stems.setdefault(uow.database, set())
+        if len(known) > KNOWN_STEMS_MAX:
+            known.clear()
+        known.update(found)
+
+    uow.after_commit(remember)
 
 
 async def search(
@@ -144,14 +170,14 @@ async def search(
             parsed = query.with_corrections(parsed, result.corrections)
             expression = query.fts5_expression(parsed) if uow.is_sqlite else query.tsquery_expression(parsed)
             found = await repository.search(uow, expression, scope, limit=limit)
-    marked, prefixes = parsed.stems(), parsed.prefixes()
+    marker = highlight.Highlighter(parsed.stems(), parsed.prefixes())
     for article, score in found:
         result.hits.append(
             Hit(
                 article=article,
                 score=score,
-                title_html=highlight.mark(article.title, marked, prefixes),
-                snippet_html=highlight.snippet(article.body_text, marked, prefixes),
+                title_html=marker.mark(article.title),
+                snippet_html=marker.snippet(article.body_text),
             )
         )
     if log:
