@@ -1,7 +1,7 @@
 """ticket fact hours: per-hour sums of ticket_facts, and the indexes of the slow report reads
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-07 00:00:00
 """
 
@@ -15,7 +15,7 @@ import opora.db
 from opora.kit.time import utcnow
 
 revision: str = "0022"
-down_revision: str | None = "0020"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
