@@ -123,14 +123,18 @@ async def similar_tickets(
 
 async def _intent(uow: UnitOfWork, text: str, language: str | None, embedder: Embedder | None) -> str | None:
     """The bot's intent for the text, only when the encoder is already in memory: loading it
-    takes seconds, and a page must not wait for that."""
+    takes seconds, and a page must not wait for that.
+
+    A hint for the agent, not an answer to the customer: the intent counts whenever the message
+    is in scope, even where the bot abstains from answering (its threshold guards what customers
+    read, and a small intent set may never reach it)."""
     if embedder is None:
         shared = shared_embedder()
         embedder = shared if shared.loaded else None
     if not text or language not in ("ru", "en") or embedder is None:
         return None
     prediction = await bot_service.classify(uow, text, language, embedder=embedder)
-    return None if prediction.abstained else prediction.intent
+    return None if prediction.out_of_scope else prediction.intent
 
 
 async def suggested_templates(
