@@ -17,8 +17,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from opora.channels.webchat import repository, service
-from opora.channels.webchat.service import VisitorRef
+from opora.channels.webchat import history, messages, repository
+from opora.channels.webchat.sessions import VisitorRef
 from opora.collision.service import TOPIC as ACTIVITY_TOPIC
 from opora.events.bus import Subscription
 from opora.events.service import TICKET_TOPIC
@@ -88,7 +88,7 @@ class Hub:
         delivered, and for its tickets once they are bound (``bind``)."""
         async with self._lock:
             if self._pump is None:
-                self._subscription = await self.runtime.bus.open(TICKET_TOPIC, ACTIVITY_TOPIC, service.TOPIC)
+                self._subscription = await self.runtime.bus.open(TICKET_TOPIC, ACTIVITY_TOPIC, messages.TOPIC)
                 self._pump = asyncio.create_task(self._pump_forever(self._subscription), name="webchat-hub")
             self._by_visitor.setdefault(socket.visitor.key, set()).add(socket)
 
@@ -166,7 +166,7 @@ class Hub:
             await broken.aclose()
 
     def _dispatch(self, topic: str, message: dict[str, Any]) -> None:
-        if topic == service.TOPIC:
+        if topic == messages.TOPIC:
             key = message.get("visitor")
             if not isinstance(key, str) or key not in self._by_visitor:
                 return
@@ -208,7 +208,7 @@ class Hub:
         try:
             async with self.runtime.db.reader() as uow:
                 rows = await repository.messages_by_id(uow.session, [message_id])
-                shown = await service.widget_messages(uow, rows)
+                shown = await history.widget_messages(uow, rows)
         except Exception:
             log.exception("webchat: reply %s could not be read for the live push", message_id)
             # Not pushed, so not to be lost: the visitors' sockets reconnect and refetch it.
