@@ -236,10 +236,14 @@ async def _serve(runtime: Runtime, hub: Hub, socket: Socket, websocket: WebSocke
             elif kind == "typing":
                 await hub.visitor_typing(visitor)
             elif kind == "read":
-                async with runtime.db.uow() as uow:
-                    await receipts.mark_read(
-                        uow, visitor.channel_id, visitor.key, int(frame.get("up_to") or 0)
-                    )
+                if "message_ids" in frame:
+                    read = receipts.read_ids(frame["message_ids"])
+                else:
+                    # A widget script cached from before receipts named their ids.
+                    read = socket.shown_up_to(int(frame.get("up_to") or 0))
+                if read:
+                    async with runtime.db.uow() as uow:
+                        await receipts.mark_read(uow, visitor.channel_id, visitor.key, read)
             elif kind == "human":
                 async with runtime.db.uow() as uow:
                     ticket_id = await handoff.request_human(uow, visitor.channel_id, visitor.key)
