@@ -241,7 +241,7 @@ async def test_talk_to_a_person_in_the_widget_hands_off_at_once(runtime: Runtime
     await say(runtime, channel, "how much is delivery?")
     found = await ticket(runtime)
     async with runtime.db.uow() as uow:
-        # What the widget's "Talk to a person" button records (channels/webchat/service.py).
+        # What the widget's "Talk to a person" button records (channels/webchat/handoff.py).
         await tickets_repo.set_tags(uow.session, found.id, ["human_requested"])
         await events.record(
             uow,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -112,6 +113,23 @@ async def _write(page: Any, text: str) -> None:
     await page.locator("#opora-chat textarea").press("Enter")
 
 
+async def _status_soon(runtime: Runtime, text_like: str, wanted: str, seconds: float = 10.0) -> str:
+    """The delivery status of the message, once it is ``wanted`` or the time is up."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        async with runtime.db.reader() as uow:
+            status = str(
+                (
+                    await uow.session.scalars(
+                        select(Message.delivery_status).where(Message.text.like(text_like))
+                    )
+                ).one()
+            )
+        if status == wanted or asyncio.get_running_loop().time() > deadline:
+            return status
+        await asyncio.sleep(0.2)
+
+
 async def test_visitor_and_agent_talk_live_and_the_history_survives_a_reload(
     browser: Any, server_url: str, shop: str, desk: Desk, runtime: Runtime, artifacts: Path
 ) -> None:
@@ -123,6 +141,8 @@ async def test_visitor_and_agent_talk_live_and_the_history_survives_a_reload(
 
     visitor_context = await browser.new_context(viewport={"width": 1000, "height": 760}, locale="ru-RU")
     visitor = await visitor_context.new_page()
+    frames_sent: list[Any] = []
+    visitor.on("websocket", lambda ws: ws.on("framesent", lambda f: frames_sent.append(f)))
     await visitor.goto(shop)
     await visitor.locator("#opora-chat[data-connected]").wait_for(state="attached")
     await visitor.locator("#opora-chat .launcher").click()
@@ -150,6 +170,10 @@ async def test_visitor_and_agent_talk_live_and_the_history_survives_a_reload(
     assert await answer.locator(".who").inner_text() == "Olga"
     assert await answer.locator(".avatar").inner_text() == "O"
     await visitor.screenshot(path=str(artifacts / "widget.png"))
+    # The panel is open on a visible page: the widget reports the reply it shows, by its id.
+    assert await _status_soon(runtime, "Добрый день!%", "read") == "read"
+    receipts = [json.loads(f) for f in frames_sent if isinstance(f, str) and '"read"' in f]
+    assert receipts and all(isinstance(r["message_ids"], list) and "up_to" not in r for r in receipts)
 
     # A reload shows the whole conversation again, from the visitor token in localStorage.
     await visitor.reload()

@@ -168,7 +168,7 @@ async def test_a_refused_mail_is_a_visible_failure_and_a_reply_read_in_the_chat_
             await socket.hello(visitor["token"])
             read = await reply(http, desk, ticket.id, "Видим вас в чате")
             await socket.receive_type("message")
-            await socket.send({"type": "read", "up_to": read})
+            await socket.send({"type": "read", "message_ids": [read]})
             await socket.receive_type("read")
         await make_jobs_due(runtime)
         await drain(runtime)
@@ -192,7 +192,7 @@ async def test_a_visitor_who_wrote_offline_but_reads_the_reply_in_the_chat_gets_
             # The worker runs as soon as the reply commits, before the widget can say "read".
             await drain(runtime)
             await socket.receive_type("message")
-            await socket.send({"type": "read", "up_to": answer})
+            await socket.send({"type": "read", "message_ids": [answer]})
             await socket.receive_type("read")
         await make_jobs_due(runtime)
         await drain(runtime)

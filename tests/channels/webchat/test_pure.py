@@ -8,8 +8,8 @@ import pytest
 
 from opora.channels.base import ChannelConfig, InvalidSignature, UnparseablePayload, WebhookRequest
 from opora.channels.webchat.adapter import WebchatAdapter, check_config
+from opora.channels.webchat.history import initials
 from opora.channels.webchat.identity import Claim, sign, signed_message, verify
-from opora.channels.webchat.service import initials
 
 ADAPTER = WebchatAdapter(ChannelConfig(id=1, type="webchat", name="chat", settings={"public_key": "k" * 10}))
 

@@ -137,7 +137,7 @@ async def test_an_agent_reply_reaches_the_socket_live_and_the_visitor_reads_it(
             "O",
         )
         await drain(runtime)  # the delivery job marks it sent
-        await socket.send({"type": "read", "up_to": reply["id"]})
+        await socket.send({"type": "read", "message_ids": [reply["id"]]})
         assert (await socket.receive_type("read"))["message_ids"] == [reply["id"]]
     async with runtime.db.uow() as uow:
         message = await uow.session.get(Message, reply["id"])

@@ -13,7 +13,7 @@ from opora.channels.webchat import mail as _mail
 from opora.channels.webchat import reactions as _reactions  # noqa: F401
 from opora.channels.webchat import tasks as _tasks  # noqa: F401
 from opora.channels.webchat.adapter import WebchatAdapter, check_config
-from opora.channels.webchat.service import on_ingested as _on_ingested
+from opora.channels.webchat.messages import on_ingested as _on_ingested
 from opora.inbox import batch as _batch
 from opora.inbox import service as _inbox
 

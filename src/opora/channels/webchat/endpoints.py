@@ -20,10 +20,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from opora.auth.deps import RuntimeDep, Uow
-from opora.channels.webchat import service
+from opora.channels.webchat import handoff, history, messages, receipts, sessions, suggestions, uploads
 from opora.channels.webchat.hub import Hub, Socket
 from opora.channels.webchat.schemas import MessageIn, SessionIn
-from opora.channels.webchat.service import Upload, VisitorRef
+from opora.channels.webchat.sessions import VisitorRef
+from opora.channels.webchat.uploads import Upload
 from opora.kit.errors import AppError, Forbidden, InvalidInput
 from opora.kit.http import content_disposition
 from opora.runtime import Runtime
@@ -69,10 +70,10 @@ async def open_session(request: Request, uow: Uow, runtime: RuntimeDep) -> Respo
         except ValueError as exc:
             raise InvalidInput("The body must be JSON.") from exc
         data = _parse(SessionIn, raw)
-        channel = await service.channel_by_key(uow, data.channel)
-        if not service.origin_allowed(channel, request.headers.get("origin")):
+        channel = await sessions.channel_by_key(uow, data.channel)
+        if not sessions.origin_allowed(channel, request.headers.get("origin")):
             raise Forbidden("This page's origin may not use this chat channel.")
-        out = await service.open_session(uow, runtime, channel, data)
+        out = await sessions.open_session(uow, runtime, channel, data)
         return JSONResponse(out.model_dump(mode="json"), headers=CORS)
 
     return await _guard(work)
@@ -92,15 +93,15 @@ async def upload(
     """A file (with optional text) as one visitor message; same idempotency as a chat message."""
 
     async def work() -> Response:
-        found = await service.channel_by_key(uow, channel)
-        if not service.origin_allowed(found, request.headers.get("origin")):
+        found = await sessions.channel_by_key(uow, channel)
+        if not sessions.origin_allowed(found, request.headers.get("origin")):
             raise Forbidden("This page's origin may not use this chat channel.")
-        visitor = service.ref_of(await service.visitor_for(uow, found, token))
-        limit = service.public_settings(found, "ru")["upload_max_bytes"]
+        visitor = sessions.ref_of(await sessions.visitor_for(uow, found, token))
+        limit = sessions.public_settings(found, "ru")["upload_max_bytes"]
         data = await file.read(limit + 1)
-        checked = service.check_upload(found, Upload(file.filename or "file", file.content_type or "", data))
+        checked = uploads.check_upload(found, Upload(file.filename or "file", file.content_type or "", data))
         message = _parse(MessageIn, {"client_id": client_id, "text": text})
-        ack = await service.post_message(uow, found, visitor, message, [checked], runtime=runtime)
+        ack = await messages.post_message(uow, found, visitor, message, [checked], runtime=runtime)
         return JSONResponse(ack.model_dump(mode="json"), headers=CORS)
 
     return await _guard(work)
@@ -118,10 +119,10 @@ async def suggest(
     """Knowledge-base articles for what the visitor is typing, as links (nothing is logged)."""
 
     async def work() -> Response:
-        found = await service.channel_by_key(uow, channel)
-        if not service.origin_allowed(found, request.headers.get("origin")):
+        found = await sessions.channel_by_key(uow, channel)
+        if not sessions.origin_allowed(found, request.headers.get("origin")):
             raise Forbidden("This page's origin may not use this chat channel.")
-        out = await service.suggestions(uow, runtime, q, language)
+        out = await suggestions.suggestions(uow, runtime, q, language)
         return JSONResponse(out.model_dump(mode="json"), headers=CORS)
 
     return await _guard(work)
@@ -130,7 +131,7 @@ async def suggest(
 @router.get("/files/{attachment_id}/{sha256}")
 async def download(attachment_id: int, sha256: str, uow: Uow, runtime: RuntimeDep) -> Response:
     async def work() -> Response:
-        attachment = await service.visitor_file(uow, attachment_id, sha256)
+        attachment = await uploads.visitor_file(uow, attachment_id, sha256)
         data = await asyncio.to_thread(runtime.storage.get, attachment.sha256)
         image = attachment.content_type.startswith("image/") and attachment.content_type != "image/svg+xml"
         headers = {
@@ -180,15 +181,15 @@ async def chat(websocket: WebSocket) -> None:
         # between arrives twice at worst (the widget drops a message id it already shows), never
         # zero times; and a ticket a second tab opened meanwhile is routed to this socket too.
         async with runtime.db.reader() as uow:
-            channel = await service.channel_by_key(uow, str(hello["channel"]))
-            tickets = await service.visitor_tickets(uow, channel.id, visitor.key)
+            channel = await sessions.channel_by_key(uow, str(hello["channel"]))
+            tickets = await history.visitor_tickets(uow, channel.id, visitor.key)
             hub.bind(visitor.key, tickets)
-            messages = await service.history(
+            shown = await history.history(
                 uow, channel, visitor.key, after_id=int(hello.get("after_id") or 0), ticket_ids=list(tickets)
             )
-            offline = await service.offline_reason(uow, channel)
+            offline = await sessions.offline_reason(uow, channel)
         socket.push(
-            {"type": "ready", "offline": offline, "messages": [m.model_dump(mode="json") for m in messages]}
+            {"type": "ready", "offline": offline, "messages": [m.model_dump(mode="json") for m in shown]}
         )
         await _serve(runtime, hub, socket, websocket, str(hello["channel"]))
     except WebSocketDisconnect:
@@ -206,10 +207,10 @@ async def _hello(runtime: Runtime, websocket: WebSocket, hello: Any) -> VisitorR
     if not isinstance(hello, dict) or hello.get("type") != "hello":
         raise ValueError("hello expected")
     async with runtime.db.reader() as uow:
-        channel = await service.channel_by_key(uow, str(hello["channel"]))
-        if not service.origin_allowed(channel, websocket.headers.get("origin")):
+        channel = await sessions.channel_by_key(uow, str(hello["channel"]))
+        if not sessions.origin_allowed(channel, websocket.headers.get("origin")):
             raise Forbidden("This page's origin may not use this chat channel.")
-        return service.ref_of(await service.visitor_for(uow, channel, str(hello["token"])))
+        return sessions.ref_of(await sessions.visitor_for(uow, channel, str(hello["token"])))
 
 
 async def _serve(runtime: Runtime, hub: Hub, socket: Socket, websocket: WebSocket, channel_key: str) -> None:
@@ -228,20 +229,24 @@ async def _serve(runtime: Runtime, hub: Hub, socket: Socket, websocket: WebSocke
             if kind == "message":
                 data = _parse(MessageIn, {k: v for k, v in frame.items() if k != "type"})
                 async with runtime.db.uow() as uow:
-                    channel = await service.channel_by_key(uow, channel_key)
-                    ack = await service.post_message(uow, channel, visitor, data, runtime=runtime)
+                    channel = await sessions.channel_by_key(uow, channel_key)
+                    ack = await messages.post_message(uow, channel, visitor, data, runtime=runtime)
                 # Only now, after the commit: an acknowledged message is never lost.
                 socket.push({"type": "ack", **ack.model_dump(mode="json")})
             elif kind == "typing":
                 await hub.visitor_typing(visitor)
             elif kind == "read":
-                async with runtime.db.uow() as uow:
-                    await service.mark_read(
-                        uow, visitor.channel_id, visitor.key, int(frame.get("up_to") or 0)
-                    )
+                if "message_ids" in frame:
+                    read = receipts.read_ids(frame["message_ids"])
+                else:
+                    # A widget script cached from before receipts named their ids.
+                    read = socket.shown_up_to(int(frame.get("up_to") or 0))
+                if read:
+                    async with runtime.db.uow() as uow:
+                        await receipts.mark_read(uow, visitor.channel_id, visitor.key, read)
             elif kind == "human":
                 async with runtime.db.uow() as uow:
-                    ticket_id = await service.request_human(uow, visitor.channel_id, visitor.key)
+                    ticket_id = await handoff.request_human(uow, visitor.channel_id, visitor.key)
                 socket.push({"type": "human", "ticket_id": ticket_id})
             elif kind == "ping":
                 socket.push({"type": "pong"})

@@ -17,8 +17,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from opora.channels.webchat import repository, service
-from opora.channels.webchat.service import VisitorRef
+from opora.channels.webchat import history, messages, repository
+from opora.channels.webchat.sessions import VisitorRef
 from opora.collision.service import TOPIC as ACTIVITY_TOPIC
 from opora.events.bus import Subscription
 from opora.events.service import TICKET_TOPIC
@@ -28,6 +28,8 @@ from opora.runtime import Runtime
 log = logging.getLogger(__name__)
 
 OUTBOX_LIMIT = 256
+# Replies a socket remembers having written, for an old widget's read receipt (``shown_up_to``).
+SHOWN_LIMIT = 1000
 VISITOR_TYPING_SECONDS = 10
 VISITOR_LABEL = "Посетитель / Visitor"
 
@@ -42,6 +44,9 @@ class Socket:
         self._send = send
         self._close = close
         self.outbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(OUTBOX_LIMIT)
+        self._written = 0
+        # Reply id -> number of the first written frame that carried it, oldest first.
+        self._shown: dict[int, int] = {}
 
     def push(self, frame: dict[str, Any]) -> None:
         try:
@@ -65,6 +70,39 @@ class Socket:
                 await self._close()
                 return
             await self._send(frame)
+            self._note_written(frame)
+
+    def _note_written(self, frame: dict[str, Any]) -> None:
+        self._written += 1
+        if frame.get("type") == "ready":
+            carried = frame.get("messages") or []
+        elif frame.get("type") == "message":
+            carried = [frame.get("message")]
+        else:
+            return
+        for message in carried:
+            if isinstance(message, dict) and message.get("author") != "visitor":
+                message_id = message.get("id")
+                if isinstance(message_id, int):
+                    self._shown.setdefault(message_id, self._written)
+        while len(self._shown) > SHOWN_LIMIT:
+            del self._shown[next(iter(self._shown))]
+
+    def shown_up_to(self, up_to: int) -> list[int]:
+        """The replies an old widget script's ``{"type": "read", "up_to": id}`` may mark read.
+
+        That frame means "I show every reply up to this id", which ids cannot prove (a lower id
+        may commit later). What is proven: the widget handles frames in order, so once it shows
+        the reply ``up_to`` it has shown every reply this socket wrote before or with it. A reply
+        still in the outbox, or written after, waits for a later receipt; an ``up_to`` this
+        socket never wrote (the script got it on an earlier socket) marks nothing. A lost
+        receipt costs at worst an e-mail copy of a reply the visitor saw; a false one, a reply
+        never seen and never mailed.
+        """
+        carried_in = self._shown.get(up_to)
+        if carried_in is None:
+            return []
+        return sorted(i for i, frame in self._shown.items() if frame <= carried_in and i <= up_to)
 
 
 class Hub:
@@ -88,7 +126,7 @@ class Hub:
         delivered, and for its tickets once they are bound (``bind``)."""
         async with self._lock:
             if self._pump is None:
-                self._subscription = await self.runtime.bus.open(TICKET_TOPIC, ACTIVITY_TOPIC, service.TOPIC)
+                self._subscription = await self.runtime.bus.open(TICKET_TOPIC, ACTIVITY_TOPIC, messages.TOPIC)
                 self._pump = asyncio.create_task(self._pump_forever(self._subscription), name="webchat-hub")
             self._by_visitor.setdefault(socket.visitor.key, set()).add(socket)
 
@@ -166,7 +204,7 @@ class Hub:
             await broken.aclose()
 
     def _dispatch(self, topic: str, message: dict[str, Any]) -> None:
-        if topic == service.TOPIC:
+        if topic == messages.TOPIC:
             key = message.get("visitor")
             if not isinstance(key, str) or key not in self._by_visitor:
                 return
@@ -208,7 +246,7 @@ class Hub:
         try:
             async with self.runtime.db.reader() as uow:
                 rows = await repository.messages_by_id(uow.session, [message_id])
-                shown = await service.widget_messages(uow, rows)
+                shown = await history.widget_messages(uow, rows)
         except Exception:
             log.exception("webchat: reply %s could not be read for the live push", message_id)
             # Not pushed, so not to be lost: the visitors' sockets reconnect and refetch it.

@@ -105,10 +105,11 @@ async def attachments_of(session: AsyncSession, message_ids: Sequence[int]) -> d
 
 
 async def mark_read(
-    session: AsyncSession, ticket_ids: Sequence[int], up_to: int, *, lock: bool
+    session: AsyncSession, ticket_ids: Sequence[int], message_ids: Sequence[int], *, lock: bool
 ) -> list[tuple[int, int]]:
-    """Replies up to ``up_to`` that the visitor has now seen; (message id, ticket id) of each."""
-    if not ticket_ids:
+    """Those of ``message_ids`` that are unread public replies in ``ticket_ids``, now read;
+    (message id, ticket id) of each. Ids of other tickets are ignored, not refused."""
+    if not ticket_ids or not message_ids:
         return []
     unread = (
         select(Message.id, Message.ticket_id)
@@ -116,7 +117,7 @@ async def mark_read(
             Message.ticket_id.in_(ticket_ids),
             Message.direction == Direction.OUT,
             Message.is_internal.is_(False),
-            Message.id <= up_to,
+            Message.id.in_(message_ids),
             Message.delivery_status.in_(
                 [DeliveryStatus.QUEUED, DeliveryStatus.SENT, DeliveryStatus.DELIVERED]
             ),

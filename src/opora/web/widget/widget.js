@@ -11,6 +11,7 @@
   const BASE = new URL(script.src, location.href).origin;
   const CHANNEL = script.dataset.channel;
   const STORE = "opora-chat:" + CHANNEL + ":";
+  const READ_BATCH = 200; // the server's limit of ids in one read frame
   const pageLang = (document.documentElement.lang || navigator.language || "ru").slice(0, 2).toLowerCase();
 
   const TEXTS = {
@@ -98,7 +99,7 @@
     offline: null,
     email: null,
     open: store.get("open", false),
-    lastRead: 0,
+    readSent: new Set(), // reply ids this socket has already reported as read
     socket: null,
     attempts: 0,
     ready: false,
@@ -481,6 +482,8 @@
         state.ready = true;
         state.attempts = 0;
         state.offline = frame.offline;
+        // A receipt sent on the last socket may have died with it: report again what is unread.
+        state.readSent = new Set();
         for (const m of frame.messages) addMessage(m, true);
         renderOffline();
         render();
@@ -533,11 +536,18 @@
 
   function sendRead() {
     if (!state.open || document.hidden) return;
-    let latest = 0;
+    // The ids themselves, not "everything up to the highest": a reply with a lower id may
+    // commit later and must not count as read before it is on the screen.
+    const ids = [];
     for (const m of state.messages.values()) {
-      if (m.id && m.author !== "visitor" && m.id > latest) latest = m.id;
+      if (!m.id || m.author === "visitor" || m.status === "read" || m.status === "failed") continue;
+      if (!state.readSent.has(m.id)) ids.push(m.id);
     }
-    if (latest > state.lastRead && send({ type: "read", up_to: latest })) state.lastRead = latest;
+    for (let i = 0; i < ids.length; i += READ_BATCH) {
+      const batch = ids.slice(i, i + READ_BATCH);
+      if (!send({ type: "read", message_ids: batch })) return;
+      for (const id of batch) state.readSent.add(id);
+    }
   }
   document.addEventListener("visibilitychange", sendRead);
 
