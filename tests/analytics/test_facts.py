@@ -21,6 +21,7 @@ from opora.jobs.models import Job
 from opora.kit.time import utcnow
 from opora.migrate import upgrade
 from opora.runtime import Runtime
+from tests.analytics.old_desk import old_desk_with_one_ticket
 from tests.analytics.test_metrics import END, NOW, START, TZ, run, week  # noqa: F401
 from tests.support.factories import Desk
 from tests.test_cli import opora
@@ -184,18 +185,7 @@ async def test_the_migration_queues_the_backfill_on_a_desk_with_tickets(tmp_path
     with sqlite3.connect(tmp_path / "empty.db") as db:
         assert db.execute("SELECT count(*) FROM jobs").fetchone() == (0,)
 
-    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-    await asyncio.to_thread(upgrade, url, "0014")
-    with sqlite3.connect(tmp_path / "old.db") as db:
-        db.execute(
-            "INSERT INTO customers (id, name, custom_fields, orders_count, total_spent_minor, created_at,"
-            " updated_at) VALUES (1, 'C', '{}', 0, 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
-        )
-        db.execute(
-            "INSERT INTO tickets (id, subject, status, priority, channel_type, customer_id, custom_fields,"
-            " created_at, updated_at, status_changed_at) VALUES (1, 'S', 'new', 'normal', 'api', 1, '{}',"
-            " '2026-01-01 00:00:00', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
-        )
+    url = await old_desk_with_one_ticket(tmp_path / "old.db", "0014")
     await asyncio.to_thread(upgrade, url)
     with sqlite3.connect(tmp_path / "old.db") as db:
         jobs = db.execute("SELECT task, state, unique_key, payload FROM jobs").fetchall()

@@ -19,6 +19,7 @@ from opora.analytics.service import ReportQuery
 from opora.migrate import upgrade
 from opora.runtime import Runtime
 from opora.tickets.models import Ticket
+from tests.analytics.old_desk import old_desk_with_one_ticket
 from tests.analytics.scenario import Scenario, msk
 from tests.support.factories import Desk
 from tests.test_cli import opora
@@ -239,18 +240,8 @@ def test_plan_leaves_to_the_facts_what_the_counts_cannot_answer() -> None:
 
 
 async def test_the_migration_queues_the_rebuild_on_a_desk_with_facts(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-    await asyncio.to_thread(upgrade, url, "0020")
+    url = await old_desk_with_one_ticket(tmp_path / "old.db", "0020")
     with sqlite3.connect(tmp_path / "old.db") as db:
-        db.execute(
-            "INSERT INTO customers (id, name, custom_fields, orders_count, total_spent_minor, created_at,"
-            " updated_at) VALUES (1, 'C', '{}', 0, 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
-        )
-        db.execute(
-            "INSERT INTO tickets (id, subject, status, priority, channel_type, customer_id, custom_fields,"
-            " created_at, updated_at, status_changed_at) VALUES (1, 'S', 'new', 'normal', 'api', 1, '{}',"
-            " '2026-01-01 00:00:00', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
-        )
         db.execute(
             "INSERT INTO ticket_facts (ticket_id, kind, at, ok, customer_id, channel_type, priority)"
             " VALUES (1, 'created', '2026-01-01 00:00:00.000000', 0, 1, 'api', 'normal')"
