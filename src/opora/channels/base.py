@@ -122,6 +122,15 @@ class OutboundMessage:
     message_id: int | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
+    def resume_point(self) -> tuple[int, str | None]:
+        """Where a retry of a reply sent in several parts starts: the parts already out and the
+        first part's id, as an earlier ``DeliveryResult`` left them (none: from the start)."""
+        done = self.metadata.get("parts_sent")
+        if not isinstance(done, int) or isinstance(done, bool) or done <= 0:
+            return 0, None
+        first = self.metadata.get("first_part_id")
+        return done, first if isinstance(first, str) else None
+
 
 @dataclass(frozen=True)
 class DeliveryResult:

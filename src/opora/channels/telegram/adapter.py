@@ -80,9 +80,7 @@ class TelegramAdapter:
             return DeliveryResult.failed("the reply has neither text nor files", retriable=False)
         # The Bot API has no idempotency key: a retry after a failure part-way starts at the
         # first part that did not go out (the job keeps the count, see DeliveryResult).
-        done = _positive(message.metadata.get("parts_sent"))
-        first = message.metadata.get("first_part_id") if done else None
-        first = first if isinstance(first, str) else None
+        done, first = message.resume_point()
         async with BotApi(self.settings) as api:
             for part in parts[done:]:
                 try:
@@ -144,10 +142,6 @@ def _parts(
         files = {field: (item.filename or "file", item.data, item.content_type or "application/octet-stream")}
         parts.append(_Part("sendPhoto" if photo else "sendDocument", params, files))
     return parts
-
-
-def _positive(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 async def _call(

@@ -148,9 +148,7 @@ class ViberAdapter:
             return bodies
         # One Viber message per file. Viber has no idempotency key, so a retry after a failure
         # part-way starts at the first part that did not go out (the job keeps the count).
-        done = _int(message.metadata.get("parts_sent"))
-        first = message.metadata.get("first_part_id") if done else None
-        first = first if isinstance(first, str) else None
+        done, first = message.resume_point()
         try:
             async with httpx.AsyncClient(timeout=TIMEOUT, trust_env=False, follow_redirects=False) as http:
                 for body in bodies[done:]:
@@ -220,10 +218,6 @@ class ViberAdapter:
             text = ""
         texts = [{**common, "type": "text", "text": message.text[:MAX_TEXT]}] if text else []
         return texts + files
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _part_way(result: DeliveryResult, done: int, first: str | None) -> DeliveryResult:
