@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -9,6 +10,7 @@ from opora.bot.calibration import (
     NEVER,
     CurvePoint,
     at_threshold,
+    fewest_to_prove,
     operating_curve,
     pick_threshold,
     wrong_bound,
@@ -66,3 +68,19 @@ def test_a_few_lucky_answers_do_not_certify_a_small_wrong_share() -> None:
     assert pick_threshold(many, ok, 0.02) == 0.95
     assert wrong_bound(0, 81) < 0.02 < wrong_bound(0, 79)
     assert wrong_bound(3, 10, confidence=0) == 0.3 and wrong_bound(0, 0) == 1.0
+
+
+@given(st.sampled_from([0.005, 0.01, 0.02, 0.05, 0.1, 0.3]), st.sampled_from([0.5, 0.8, 0.95]))
+def test_fewest_to_prove_is_the_first_count_of_clean_answers_the_bound_accepts(
+    limit: float, confidence: float
+) -> None:
+    n = fewest_to_prove(limit, confidence)
+    assert wrong_bound(0, n, confidence) <= limit + 1e-12
+    assert n == 1 or wrong_bound(0, n - 1, confidence) > limit
+    assert fewest_to_prove(0.02) == 80 and fewest_to_prove(0.1) == 16
+
+
+@pytest.mark.parametrize("limit", [0.0, 1.0, -0.1])
+def test_fewest_to_prove_refuses_a_limit_outside_zero_to_one(limit: float) -> None:
+    with pytest.raises(ValueError, match="max_wrong_rate"):
+        fewest_to_prove(limit)

@@ -17,6 +17,7 @@ until the shop has given it enough examples (bench/RESULTS.md, ADR 0031).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -68,6 +69,21 @@ def wrong_bound(wrong: int, answered: int, confidence: float = CONFIDENCE) -> fl
     if confidence <= 0.0 or wrong >= answered:
         return wrong / answered
     return float(beta.ppf(confidence, wrong + 1, answered - wrong))
+
+
+def fewest_to_prove(max_wrong_rate: float, confidence: float = CONFIDENCE) -> int:
+    """How many held-out answers, all of them right, it takes before :func:`wrong_bound` allows
+    ``max_wrong_rate``: the floor below which a model can never answer, whatever its quality.
+
+    With no mistakes the bound is ``1 - (1 - confidence) ** (1 / n)``; solving for ``n`` gives the
+    formula below (2% at 80% confidence: 80 answers). The admin screen tells a shop this number,
+    since a bot that never answers otherwise looks broken rather than under-trained.
+    """
+    if not 0.0 < max_wrong_rate < 1.0:
+        raise ValueError("max_wrong_rate must be in (0, 1)")
+    if confidence <= 0.0:
+        return 1
+    return math.ceil(math.log(1.0 - confidence) / math.log(1.0 - max_wrong_rate) - 1e-9)
 
 
 def pick_threshold(

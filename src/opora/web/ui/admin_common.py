@@ -42,6 +42,7 @@ def notices() -> dict[str, str]:
         "deactivated": _("Deactivated."),
         "activated": _("Activated."),
         "retried": _("Queued again."),
+        "training": _("Retraining is queued; the new version appears here when it is ready."),
     }
 
 

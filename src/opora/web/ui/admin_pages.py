@@ -13,6 +13,7 @@ from opora.jobs import service as jobs_service
 from opora.jobs.models import JobState
 from opora.web.templating import render
 from opora.web.ui import (
+    admin_bot,
     admin_canned,
     admin_channels,
     admin_kb,
@@ -44,6 +45,7 @@ async def admin_home(request: Request, uow: Uow, viewer: AdminViewer) -> Respons
 
 for _module in (
     admin_people,
+    admin_bot,
     admin_channels,
     admin_canned,
     admin_ops,
