@@ -254,19 +254,20 @@ async def _intent_page(
     *,
     intent_id: int | None,
     values: dict[str, Any],
-    errors: Errors,
-    status_code: int = 200,
+    refused: Attempt | None = None,
 ) -> Response:
+    """The intent form: empty, stored, or as sent with the reasons it was refused."""
     context = page(
         viewer,
         "bot",
         intent_id=intent_id,
         values=values,
-        errors=errors,
+        errors=refused.errors if refused else {},
         oos_key=OUT_OF_SCOPE,
         few=FEW_PHRASES,
         max_examples=MAX_EXAMPLES,
     )
+    status_code = refused.status_code if refused else 200
     return render(request, "ui/admin/bot_intent.html", context, status_code=status_code)
 
 
@@ -282,7 +283,7 @@ async def intent_new(request: Request, language: str, viewer: AdminViewer) -> Re
         "enabled": True,
         "examples": [],
     }
-    return await _intent_page(request, viewer, intent_id=None, values=values, errors={})
+    return await _intent_page(request, viewer, intent_id=None, values=values)
 
 
 @router.post("/admin/bot/{language}/intents")
@@ -291,14 +292,7 @@ async def intent_create(request: Request, language: str, uow: Uow, viewer: Admin
     attempt = Attempt(uow, viewer, _messages())
     await attempt.run(IntentCreate, values, lambda d: service.create_intent(uow, d))
     if attempt.errors:
-        return await _intent_page(
-            request,
-            viewer,
-            intent_id=None,
-            values=values,
-            errors=attempt.errors,
-            status_code=attempt.status_code,
-        )
+        return await _intent_page(request, viewer, intent_id=None, values=values, refused=attempt)
     return RedirectResponse(f"/admin/bot?language={values['language']}&done=created", status_code=303)
 
 
@@ -313,7 +307,7 @@ async def intent_edit(request: Request, intent_id: int, uow: Uow, viewer: AdminV
         },
         "examples": [e.text for e in examples],
     }
-    return await _intent_page(request, viewer, intent_id=intent.id, values=values, errors={})
+    return await _intent_page(request, viewer, intent_id=intent.id, values=values)
 
 
 @router.post("/admin/bot/intents/{intent_id}")
@@ -325,14 +319,7 @@ async def intent_update(request: Request, intent_id: int, uow: Uow, viewer: Admi
     attempt = Attempt(uow, viewer, _messages())
     await attempt.run(IntentUpdate, changes, lambda d: service.update_intent(uow, intent_id, d))
     if attempt.errors:
-        return await _intent_page(
-            request,
-            viewer,
-            intent_id=intent_id,
-            values=values,
-            errors=attempt.errors,
-            status_code=attempt.status_code,
-        )
+        return await _intent_page(request, viewer, intent_id=intent_id, values=values, refused=attempt)
     return RedirectResponse(f"/admin/bot?language={intent.language}&done=saved", status_code=303)
 
 
