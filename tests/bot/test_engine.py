@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import json
+
 import numpy as np
 
 from opora.bot import calibration, engine
@@ -90,7 +93,9 @@ def test_enough_out_of_scope_phrases_become_a_class_that_is_never_answered() -> 
     probs = fitted.model.probabilities(texts, emb.encode(texts))
     best, conf = engine.best_in_scope(probs, fitted.model.classes)
     assert OUT_OF_SCOPE not in best and list(best)[1] == "order_status"
-    assert np.allclose(conf, [probs[i, fitted.model.classes.index(b)] for i, b in enumerate(best)])
+    oos = probs[:, fitted.model.classes.index(OUT_OF_SCOPE)]
+    expected = [max(0.0, probs[i, fitted.model.classes.index(b)] - oos[i]) for i, b in enumerate(best)]
+    assert np.allclose(conf, expected)
     weather = engine.decide(
         probs[0], fitted.model.classes, threshold=fitted.threshold, oos_threshold=fitted.oos_threshold
     )
@@ -109,6 +114,19 @@ def test_few_out_of_scope_phrases_only_calibrate() -> None:
         texts, labels, emb.encode(texts), few, emb.encode(few), encoder=emb.name, max_wrong_rate=0.05
     )
     assert OUT_OF_SCOPE not in fitted.model.classes and fitted.metrics["held_out"] == len(texts) + len(few)
+
+
+def test_confidence_is_the_margin_over_the_out_of_scope_class() -> None:
+    classes = ["a", OUT_OF_SCOPE, "b"]
+    # Same best probability, but a rival "not ours" lowers the confidence; a rival intent does not.
+    sure = engine.decide(np.array([0.6, 0.05, 0.35]), classes, threshold=0.5, oos_threshold=0.1)
+    doubtful = engine.decide(np.array([0.6, 0.35, 0.05]), classes, threshold=0.5, oos_threshold=0.1)
+    assert sure.confidence == 0.55 and not sure.abstained
+    assert doubtful.confidence == 0.25 and doubtful.abstained
+    # Without an out-of-scope class the confidence is the probability; it never goes below zero.
+    assert engine.decide(np.array([0.6, 0.4]), ["a", "b"], threshold=0.5, oos_threshold=0.1).confidence == 0.6
+    _, conf = engine.best_in_scope(np.array([[0.3, 0.6, 0.1]]), classes)
+    assert conf.tolist() == [0.0]
 
 
 def test_decide_with_an_out_of_scope_class_on_top() -> None:
@@ -137,3 +155,23 @@ def test_a_tiny_shop_cannot_certify_its_limit_and_the_bot_hands_off() -> None:
     # A looser limit is certifiable with the same data (zero wrong in 18 bounds at 8.6%).
     loose = _fit(0.3)
     assert loose.threshold < calibration.NEVER and loose.metrics["wrong_bound"] <= 0.3
+
+
+def test_a_model_stored_before_the_margin_keeps_the_plain_probability() -> None:
+    model = _fit().model
+    assert model.params.oos_margin
+    assert IntentModel.from_bytes(model.to_bytes()).params.oos_margin
+    # A blob written before ADR 0038 has no "oos_margin" among its parameters.
+    with np.load(io.BytesIO(model.to_bytes()), allow_pickle=False) as arrays:
+        stored = {name: arrays[name] for name in arrays.files}
+    meta = json.loads(stored["meta"].tobytes().decode())
+    del meta["params"]["oos_margin"]
+    stored["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **stored)
+    old = IntentModel.from_bytes(buffer.getvalue())
+    assert not old.params.oos_margin
+    probs = np.array([0.6, 0.35, 0.05])
+    classes = ["a", OUT_OF_SCOPE, "b"]
+    kept = engine.decide(probs, classes, threshold=0.5, oos_threshold=0.1, oos_margin=old.params.oos_margin)
+    assert kept.confidence == 0.6 and not kept.abstained

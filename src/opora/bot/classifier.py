@@ -36,6 +36,9 @@ class Params:
     ngram_min: int = 2
     ngram_max: int = 4
     max_iter: int = 300
+    # Confidence is the best intent's probability minus the out-of-scope class's (ADR 0038).
+    # Models stored before that keep the plain probability their threshold was chosen on.
+    oos_margin: bool = True
 
 
 # Russian phrases lean less on character n-grams (ADR 0031): 5-fold CV accuracy with weight 0.5
@@ -105,13 +108,15 @@ class IntentModel:
             meta = json.loads(arrays["meta"].tobytes().decode())
             if meta.get("format") != FORMAT:
                 raise ValueError(f"unknown model format {meta.get('format')!r}")
+            # Models stored before ADR 0038 chose their threshold on the plain probability.
+            params = {"oos_margin": False, **meta["params"]}
             return cls(
                 classes=list(meta["classes"]),
                 coef=arrays["coef"],
                 intercept=arrays["intercept"],
                 cols=arrays["cols"],
                 idf=arrays["idf"],
-                params=Params(**meta["params"]),
+                params=Params(**params),
                 encoder=str(meta["encoder"]),
             )
 

@@ -10,6 +10,9 @@ and picks two thresholds from those held-out confidences:
   :data:`~opora.bot.calibration.NEVER` and the bot hands every message to a person;
 - ``oos_threshold``: below it the message is called out of scope rather than merely unsure; it
   lets 95% of held-out in-scope messages through, so it is rarely wrong about "not ours".
+
+Both compare the same confidence, :func:`margin`: the best intent's probability minus that of
+the out-of-scope class (when the shop has one).
 """
 
 from __future__ import annotations
@@ -68,14 +71,17 @@ def decide(
     oos_threshold: float,
     model_version: int | None = None,
     top: int = 3,
+    oos_margin: bool = True,
 ) -> Prediction:
-    """The answer for one message; an out-of-scope class, if the model has one, is never answered."""
+    """The answer for one message; an out-of-scope class, if the model has one, is never answered.
+
+    ``oos_margin`` false: the confidence is the plain probability (models trained before ADR 0038).
+    """
     order = [int(i) for i in np.argsort(-probabilities) if classes[int(i)] != OUT_OF_SCOPE]
     best = order[0]
-    confidence = float(probabilities[best])
-    oos_on_top = (
-        OUT_OF_SCOPE in classes and float(probabilities[list(classes).index(OUT_OF_SCOPE)]) > confidence
-    )
+    oos = float(probabilities[list(classes).index(OUT_OF_SCOPE)]) if OUT_OF_SCOPE in classes else 0.0
+    oos_on_top = oos > float(probabilities[best])
+    confidence = margin(float(probabilities[best]), oos if oos_margin else 0.0)
     abstained = confidence < threshold
     return Prediction(
         intent=classes[best],
@@ -88,15 +94,32 @@ def decide(
     )
 
 
+def margin(best: float, oos: float) -> float:
+    """The bot's confidence: the best intent's probability minus the out-of-scope class's, >= 0.
+
+    Without an out-of-scope class it is the probability itself. With one, a message that is
+    "probably ours, but maybe not ours at all" ranks below one whose rival is another intent:
+    CLINC150 validation, in-scope accuracy at 85% / 90% out-of-scope recall (200 held-out
+    out-of-scope phrases, two half models): 95.0 / 93.6% with the probability, 95.3 / 94.6%
+    with the margin (ADR 0038).
+    """
+    return max(0.0, best - oos)
+
+
 def best_in_scope(
-    probabilities: NDArray[np.float64], classes: Sequence[str]
+    probabilities: NDArray[np.float64], classes: Sequence[str], *, oos_margin: bool = True
 ) -> tuple[NDArray[np.str_], NDArray[np.float64]]:
-    """Per row: the most probable intent other than the out-of-scope class, and its probability."""
+    """Per row: the most probable intent other than the out-of-scope class, and the confidence
+    in it (:func:`margin`)."""
     p = np.array(probabilities, dtype=np.float64)
+    oos = np.zeros(len(p))
     if OUT_OF_SCOPE in classes:
-        p[:, list(classes).index(OUT_OF_SCOPE)] = -1.0
+        column = list(classes).index(OUT_OF_SCOPE)
+        if oos_margin:
+            oos = p[:, column].copy()
+        p[:, column] = -1.0
     best = p.argmax(axis=1)
-    return np.asarray(classes)[best], p[np.arange(len(p)), best]
+    return np.asarray(classes)[best], np.maximum(0.0, p[np.arange(len(p)), best] - oos)
 
 
 def train_model(
@@ -146,7 +169,7 @@ def held_out_confidences(
             params=params,
         )
         probs = model.probabilities([texts[i] for i in test_idx], embeddings[test_idx])
-        best, confidence[test_idx] = best_in_scope(probs, model.classes)
+        best, confidence[test_idx] = best_in_scope(probs, model.classes, oos_margin=model.params.oos_margin)
         correct[test_idx] = best == y[test_idx]
     return confidence, correct
 
@@ -178,7 +201,9 @@ def fit(
     else:
         conf, ok = held_out_confidences(texts, labels, embeddings, encoder=encoder, params=params)
         if len(oos_texts):
-            _, oos_conf = best_in_scope(model.probabilities(oos_texts, oos_embeddings), model.classes)
+            _, oos_conf = best_in_scope(
+                model.probabilities(oos_texts, oos_embeddings), model.classes, oos_margin=model.params.oos_margin
+            )
             conf = np.concatenate([conf, oos_conf])
             ok = np.concatenate([ok, np.zeros(len(oos_texts), dtype=bool)])
     threshold = calibration.pick_threshold(list(conf), list(ok), max_wrong_rate)
