@@ -202,7 +202,9 @@ def fit(
         conf, ok = held_out_confidences(texts, labels, embeddings, encoder=encoder, params=params)
         if len(oos_texts):
             _, oos_conf = best_in_scope(
-                model.probabilities(oos_texts, oos_embeddings), model.classes, oos_margin=model.params.oos_margin
+                model.probabilities(oos_texts, oos_embeddings),
+                model.classes,
+                oos_margin=model.params.oos_margin,
             )
             conf = np.concatenate([conf, oos_conf])
             ok = np.concatenate([ok, np.zeros(len(oos_texts), dtype=bool)])
