@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from opora.bot import calibration, engine
-from opora.bot.classifier import IntentModel
+from opora.bot.classifier import IntentModel, Params, neighbour_votes
 from opora.bot.models import OUT_OF_SCOPE
 from tests.bot.fakes import WordHashEmbedder
 
@@ -161,17 +161,52 @@ def test_a_model_stored_before_the_margin_keeps_the_plain_probability() -> None:
     model = _fit().model
     assert model.params.oos_margin
     assert IntentModel.from_bytes(model.to_bytes()).params.oos_margin
-    # A blob written before ADR 0038 has no "oos_margin" among its parameters.
+    # A format-1 blob (before ADR 0038) has no examples and no "oos_margin" or "knn_*" parameters.
     with np.load(io.BytesIO(model.to_bytes()), allow_pickle=False) as arrays:
-        stored = {name: arrays[name] for name in arrays.files}
+        stored = {name: arrays[name] for name in arrays.files if not name.startswith("example")}
     meta = json.loads(stored["meta"].tobytes().decode())
-    del meta["params"]["oos_margin"]
+    meta["format"] = 1
+    for name in ("oos_margin", "knn_weight", "knn_k", "knn_temperature"):
+        del meta["params"][name]
     stored["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **stored)
     old = IntentModel.from_bytes(buffer.getvalue())
-    assert not old.params.oos_margin
+    assert not old.params.oos_margin and old.params.knn_weight == 0 and len(old.example_classes) == 0
     probs = np.array([0.6, 0.35, 0.05])
     classes = ["a", OUT_OF_SCOPE, "b"]
     kept = engine.decide(probs, classes, threshold=0.5, oos_threshold=0.1, oos_margin=old.params.oos_margin)
     assert kept.confidence == 0.6 and not kept.abstained
+
+
+def test_neighbours_vote_for_the_classes_of_the_nearest_examples() -> None:
+    examples = np.array([[1, 0], [0.96, 0.28], [0, 1]], dtype=np.float16)
+    params = Params(knn_k=2, knn_temperature=0.05)
+    votes = neighbour_votes(np.array([[1, 0]], dtype=np.float32), examples, np.array([0, 0, 1]), 2, params)
+    assert votes.tolist() == [[1.0, 0.0]]
+    # The nearer of two neighbours of different classes gets the larger share.
+    mixed = neighbour_votes(
+        np.array([[0.8, 0.6]], dtype=np.float32), examples, np.array([0, 1, 1]), 2, params
+    )
+    assert mixed[0, 1] > mixed[0, 0] > 0 and np.isclose(mixed.sum(), 1.0)
+    assert not neighbour_votes(
+        np.ones((1, 2), dtype=np.float32), examples[:0], np.zeros(0, np.int32), 2, params
+    ).any()
+
+
+def test_fit_picks_the_neighbours_weight_and_stores_the_examples_only_when_used() -> None:
+    fitted = _fit()
+    weight = fitted.model.params.knn_weight
+    assert weight == 0.0  # four phrases per intent: below MIN_PHRASES_FOR_VOTE, no vote
+    stored = IntentModel.from_bytes(fitted.model.to_bytes())
+    assert stored.params.knn_weight == weight
+    assert len(stored.example_classes) == (sum(map(len, DATA.values())) + len(OOS) if weight else 0)
+    model = fitted.model
+    model.keep_examples(np.eye(2, 8, dtype=np.float32), ["refund", "promo"], 0.5)
+    again = IntentModel.from_bytes(model.to_bytes())
+    assert again.params.knn_weight == 0.5 and again.example_classes.tolist() == [
+        model.classes.index("refund"),
+        model.classes.index("promo"),
+    ]
+    model.keep_examples(np.eye(2, 8, dtype=np.float32), ["refund", "promo"], 0.0)
+    assert model.params.knn_weight == 0.0 and len(model.example_classes) == 0
