@@ -180,7 +180,7 @@ def test_a_model_stored_before_the_margin_keeps_the_plain_probability() -> None:
 
 
 def test_neighbours_vote_for_the_classes_of_the_nearest_examples() -> None:
-    examples = np.array([[1, 0], [0.96, 0.28], [0, 1]], dtype=np.float16)
+    examples = np.array([[1, 0], [0.96, 0.28], [0, 1]], dtype=np.float32)
     params = Params(knn_k=2, knn_temperature=0.05)
     votes = neighbour_votes(np.array([[1, 0]], dtype=np.float32), examples, np.array([0, 0, 1]), 2, params)
     assert votes.tolist() == [[1.0, 0.0]]

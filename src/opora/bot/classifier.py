@@ -69,9 +69,10 @@ class IntentModel:
     idf: NDArray[np.float32]
     params: Params
     encoder: str
-    # The training phrases' embeddings (float16 halves the stored size) and class indices, for
+    # The training phrases' embeddings (stored as float16, half the size; float32 in memory so
+    # that a message does not convert them all) and class indices, for
     # the neighbours' vote; empty unless knn_weight > 0.
-    examples: NDArray[np.float16] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float16))
+    examples: NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     example_classes: NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
     def _chars(self, texts: Sequence[str]) -> sparse.csr_matrix:
@@ -107,10 +108,10 @@ class IntentModel:
         """Switch the neighbours' vote on with ``weight`` (0 drops the examples)."""
         self.params = replace(self.params, knn_weight=weight)
         if weight > 0:
-            self.examples = np.asarray(embeddings, dtype=np.float16)
+            self.examples = np.asarray(embeddings, dtype=np.float16).astype(np.float32)
             self.example_classes = np.array([self.classes.index(label) for label in labels], dtype=np.int32)
         else:
-            self.examples = np.zeros((0, 0), dtype=np.float16)
+            self.examples = np.zeros((0, 0), dtype=np.float32)
             self.example_classes = np.zeros(0, dtype=np.int32)
 
     def to_bytes(self) -> bytes:
@@ -128,7 +129,7 @@ class IntentModel:
             intercept=self.intercept,
             cols=self.cols,
             idf=self.idf,
-            examples=self.examples,
+            examples=self.examples.astype(np.float16),
             example_classes=self.example_classes,
         )
         return buffer.getvalue()
@@ -150,14 +151,16 @@ class IntentModel:
                 idf=arrays["idf"],
                 params=Params(**params),
                 encoder=str(meta["encoder"]),
-                examples=np.zeros((0, 0), dtype=np.float16) if empty else arrays["examples"],
+                examples=np.zeros((0, 0), dtype=np.float32)
+                if empty
+                else arrays["examples"].astype(np.float32),
                 example_classes=np.zeros(0, dtype=np.int32) if empty else arrays["example_classes"],
             )
 
 
 def neighbour_votes(
     embeddings: NDArray[np.float32],
-    examples: NDArray[np.float16],
+    examples: NDArray[np.float32],
     example_classes: NDArray[np.int32],
     n_classes: int,
     params: Params,
@@ -170,7 +173,7 @@ def neighbour_votes(
     votes = np.zeros((len(embeddings), n_classes))
     if not len(example_classes) or not len(embeddings):
         return votes
-    sims = np.asarray(embeddings, dtype=np.float32) @ examples.T.astype(np.float32)
+    sims = np.asarray(embeddings, dtype=np.float32) @ np.asarray(examples, dtype=np.float32).T
     k = min(params.knn_k, sims.shape[1])
     top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
     rows = np.broadcast_to(np.arange(len(sims))[:, None], top.shape)
