@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import json
+
 import numpy as np
 
 from opora.bot import calibration, engine
-from opora.bot.classifier import IntentModel
+from opora.bot.classifier import IntentModel, Params, neighbour_votes
 from opora.bot.models import OUT_OF_SCOPE
 from tests.bot.fakes import WordHashEmbedder
 
@@ -90,7 +93,9 @@ def test_enough_out_of_scope_phrases_become_a_class_that_is_never_answered() -> 
     probs = fitted.model.probabilities(texts, emb.encode(texts))
     best, conf = engine.best_in_scope(probs, fitted.model.classes)
     assert OUT_OF_SCOPE not in best and list(best)[1] == "order_status"
-    assert np.allclose(conf, [probs[i, fitted.model.classes.index(b)] for i, b in enumerate(best)])
+    oos = probs[:, fitted.model.classes.index(OUT_OF_SCOPE)]
+    expected = [max(0.0, probs[i, fitted.model.classes.index(b)] - oos[i]) for i, b in enumerate(best)]
+    assert np.allclose(conf, expected)
     weather = engine.decide(
         probs[0], fitted.model.classes, threshold=fitted.threshold, oos_threshold=fitted.oos_threshold
     )
@@ -109,6 +114,19 @@ def test_few_out_of_scope_phrases_only_calibrate() -> None:
         texts, labels, emb.encode(texts), few, emb.encode(few), encoder=emb.name, max_wrong_rate=0.05
     )
     assert OUT_OF_SCOPE not in fitted.model.classes and fitted.metrics["held_out"] == len(texts) + len(few)
+
+
+def test_confidence_is_the_margin_over_the_out_of_scope_class() -> None:
+    classes = ["a", OUT_OF_SCOPE, "b"]
+    # Same best probability, but a rival "not ours" lowers the confidence; a rival intent does not.
+    sure = engine.decide(np.array([0.6, 0.05, 0.35]), classes, threshold=0.5, oos_threshold=0.1)
+    doubtful = engine.decide(np.array([0.6, 0.35, 0.05]), classes, threshold=0.5, oos_threshold=0.1)
+    assert sure.confidence == 0.55 and not sure.abstained
+    assert doubtful.confidence == 0.25 and doubtful.abstained
+    # Without an out-of-scope class the confidence is the probability; it never goes below zero.
+    assert engine.decide(np.array([0.6, 0.4]), ["a", "b"], threshold=0.5, oos_threshold=0.1).confidence == 0.6
+    _, conf = engine.best_in_scope(np.array([[0.3, 0.6, 0.1]]), classes)
+    assert conf.tolist() == [0.0]
 
 
 def test_decide_with_an_out_of_scope_class_on_top() -> None:
@@ -137,3 +155,58 @@ def test_a_tiny_shop_cannot_certify_its_limit_and_the_bot_hands_off() -> None:
     # A looser limit is certifiable with the same data (zero wrong in 18 bounds at 8.6%).
     loose = _fit(0.3)
     assert loose.threshold < calibration.NEVER and loose.metrics["wrong_bound"] <= 0.3
+
+
+def test_a_model_stored_before_the_margin_keeps_the_plain_probability() -> None:
+    model = _fit().model
+    assert model.params.oos_margin
+    assert IntentModel.from_bytes(model.to_bytes()).params.oos_margin
+    # A format-1 blob (before ADR 0038) has no examples and no "oos_margin" or "knn_*" parameters.
+    with np.load(io.BytesIO(model.to_bytes()), allow_pickle=False) as arrays:
+        stored = {name: arrays[name] for name in arrays.files if not name.startswith("example")}
+    meta = json.loads(stored["meta"].tobytes().decode())
+    meta["format"] = 1
+    for name in ("oos_margin", "knn_weight", "knn_k", "knn_temperature"):
+        del meta["params"][name]
+    stored["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **stored)
+    old = IntentModel.from_bytes(buffer.getvalue())
+    assert not old.params.oos_margin and old.params.knn_weight == 0 and len(old.example_classes) == 0
+    probs = np.array([0.6, 0.35, 0.05])
+    classes = ["a", OUT_OF_SCOPE, "b"]
+    kept = engine.decide(probs, classes, threshold=0.5, oos_threshold=0.1, oos_margin=old.params.oos_margin)
+    assert kept.confidence == 0.6 and not kept.abstained
+
+
+def test_neighbours_vote_for_the_classes_of_the_nearest_examples() -> None:
+    examples = np.array([[1, 0], [0.96, 0.28], [0, 1]], dtype=np.float32)
+    params = Params(knn_k=2, knn_temperature=0.05)
+    votes = neighbour_votes(np.array([[1, 0]], dtype=np.float32), examples, np.array([0, 0, 1]), 2, params)
+    assert votes.tolist() == [[1.0, 0.0]]
+    # The nearer of two neighbours of different classes gets the larger share.
+    mixed = neighbour_votes(
+        np.array([[0.8, 0.6]], dtype=np.float32), examples, np.array([0, 1, 1]), 2, params
+    )
+    assert mixed[0, 1] > mixed[0, 0] > 0 and np.isclose(mixed.sum(), 1.0)
+    assert not neighbour_votes(
+        np.ones((1, 2), dtype=np.float32), examples[:0], np.zeros(0, np.int32), 2, params
+    ).any()
+
+
+def test_fit_picks_the_neighbours_weight_and_stores_the_examples_only_when_used() -> None:
+    fitted = _fit()
+    weight = fitted.model.params.knn_weight
+    assert weight == 0.0  # four phrases per intent: below MIN_PHRASES_FOR_VOTE, no vote
+    stored = IntentModel.from_bytes(fitted.model.to_bytes())
+    assert stored.params.knn_weight == weight
+    assert len(stored.example_classes) == (sum(map(len, DATA.values())) + len(OOS) if weight else 0)
+    model = fitted.model
+    model.keep_examples(np.eye(2, 8, dtype=np.float32), ["refund", "promo"], 0.5)
+    again = IntentModel.from_bytes(model.to_bytes())
+    assert again.params.knn_weight == 0.5 and again.example_classes.tolist() == [
+        model.classes.index("refund"),
+        model.classes.index("promo"),
+    ]
+    model.keep_examples(np.eye(2, 8, dtype=np.float32), ["refund", "promo"], 0.0)
+    assert model.params.knn_weight == 0.0 and len(model.example_classes) == 0

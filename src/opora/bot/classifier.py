@@ -13,7 +13,7 @@ import io
 import json
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,7 +24,8 @@ from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyp
 from opora.bot.embeddings import Embedder
 from opora.kit.char_ngrams import tfidf, vocabulary
 
-FORMAT = 1
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,14 @@ class Params:
     ngram_min: int = 2
     ngram_max: int = 4
     max_iter: int = 300
+    # Confidence is the best intent's probability minus the out-of-scope class's (ADR 0038).
+    # Models stored before that keep the plain probability their threshold was chosen on.
+    oos_margin: bool = True
+    # Share of the nearest training phrases' vote in the probabilities; `engine.fit` picks it per
+    # model on its cross-validation (ADR 0038). 0 stores no examples.
+    knn_weight: float = 0.0
+    knn_k: int = 10
+    knn_temperature: float = 0.05
 
 
 # Russian phrases lean less on character n-grams (ADR 0031): 5-fold CV accuracy with weight 0.5
@@ -60,6 +69,11 @@ class IntentModel:
     idf: NDArray[np.float32]
     params: Params
     encoder: str
+    # The training phrases' embeddings (stored as float16, half the size; float32 in memory so
+    # that a message does not convert them all) and class indices, for
+    # the neighbours' vote; empty unless knn_weight > 0.
+    examples: NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    example_classes: NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
     def _chars(self, texts: Sequence[str]) -> sparse.csr_matrix:
         return tfidf(texts, self.params.ngram_min, self.params.ngram_max, self.cols, self.idf)
@@ -79,7 +93,26 @@ class IntentModel:
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         result: NDArray[np.float64] = exp / exp.sum(axis=1, keepdims=True)
+        weight = self.params.knn_weight
+        if weight > 0 and len(self.example_classes):
+            result = (1 - weight) * result + weight * self.votes(embeddings)
         return result
+
+    def votes(self, embeddings: NDArray[np.float32]) -> NDArray[np.float64]:
+        """Class shares among the k training phrases nearest to each row (empty model: zeros)."""
+        return neighbour_votes(
+            embeddings, self.examples, self.example_classes, len(self.classes), self.params
+        )
+
+    def keep_examples(self, embeddings: NDArray[np.float32], labels: Sequence[str], weight: float) -> None:
+        """Switch the neighbours' vote on with ``weight`` (0 drops the examples)."""
+        self.params = replace(self.params, knn_weight=weight)
+        if weight > 0:
+            self.examples = np.asarray(embeddings, dtype=np.float16).astype(np.float32)
+            self.example_classes = np.array([self.classes.index(label) for label in labels], dtype=np.int32)
+        else:
+            self.examples = np.zeros((0, 0), dtype=np.float32)
+            self.example_classes = np.zeros(0, dtype=np.int32)
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
@@ -96,6 +129,8 @@ class IntentModel:
             intercept=self.intercept,
             cols=self.cols,
             idf=self.idf,
+            examples=self.examples.astype(np.float16),
+            example_classes=self.example_classes,
         )
         return buffer.getvalue()
 
@@ -103,17 +138,49 @@ class IntentModel:
     def from_bytes(cls, blob: bytes) -> IntentModel:
         with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
             meta = json.loads(arrays["meta"].tobytes().decode())
-            if meta.get("format") != FORMAT:
+            if meta.get("format") not in READABLE_FORMATS:
                 raise ValueError(f"unknown model format {meta.get('format')!r}")
+            empty = meta["format"] < 2  # format 1 (before ADR 0038) stored no examples
+            # Models stored before ADR 0038 chose their threshold on the plain probability.
+            params = {"oos_margin": False, **meta["params"]}
             return cls(
                 classes=list(meta["classes"]),
                 coef=arrays["coef"],
                 intercept=arrays["intercept"],
                 cols=arrays["cols"],
                 idf=arrays["idf"],
-                params=Params(**meta["params"]),
+                params=Params(**params),
                 encoder=str(meta["encoder"]),
+                examples=np.zeros((0, 0), dtype=np.float32)
+                if empty
+                else arrays["examples"].astype(np.float32),
+                example_classes=np.zeros(0, dtype=np.int32) if empty else arrays["example_classes"],
             )
+
+
+def neighbour_votes(
+    embeddings: NDArray[np.float32],
+    examples: NDArray[np.float32],
+    example_classes: NDArray[np.int32],
+    n_classes: int,
+    params: Params,
+) -> NDArray[np.float64]:
+    """Per row, the classes of the k most similar examples, each weighted by exp((cos - 1) / T).
+
+    The linear model draws one region per intent; a phrase next to a few examples in an odd
+    corner of an intent is what the neighbours add (BANKING77 validation, ADR 0038).
+    """
+    votes = np.zeros((len(embeddings), n_classes))
+    if not len(example_classes) or not len(embeddings):
+        return votes
+    sims = np.asarray(embeddings, dtype=np.float32) @ np.asarray(examples, dtype=np.float32).T
+    k = min(params.knn_k, sims.shape[1])
+    top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    rows = np.broadcast_to(np.arange(len(sims))[:, None], top.shape)
+    weights = np.exp((sims[rows, top].astype(np.float64) - 1.0) / params.knn_temperature)
+    np.add.at(votes, (rows, example_classes[top]), weights)
+    shares: NDArray[np.float64] = votes / np.maximum(votes.sum(axis=1, keepdims=True), 1e-300)
+    return shares
 
 
 def train(

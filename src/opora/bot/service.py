@@ -304,4 +304,5 @@ async def classify(
         threshold=loaded.threshold,
         oos_threshold=loaded.oos_threshold,
         model_version=head[0],
+        oos_margin=loaded.model.params.oos_margin,
     )
