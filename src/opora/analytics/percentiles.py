@@ -1,35 +1,49 @@
 """A report's exact medians and 90th percentiles on PostgreSQL without sorting all of its values.
 
 ``percentile_cont`` sorts every value of every slice, and with a total row (``ROLLUP``) first
-sorts all the rows by slice: at a year of a million tickets that sorting was most of a report's
-second. The ranks ``percentile_cont`` reads are known before any value is: ``floor`` and ``ceil``
-of ``fraction * (n - 1)`` among a slice's ``n`` values. So one statement, in three steps:
+sorts all the rows by slice: at a year of a million tickets that was most of a report's second.
+Yet the ranks it reads are known before any value is: ``floor`` and ``ceil`` of
+``fraction * (n - 1)`` among a slice's ``n`` values. So two statements:
 
-1. The report's facts (slice key, value, ok) are read once and kept (a materialised CTE), each
-   with its *bucket*: how many of the ``EDGES`` lie at or below the value (``width_bucket``,
-   plain comparisons, so a larger value never gets a smaller bucket).
-2. One hash aggregate counts the values per slice and bucket and per bucket over all slices, and
-   gives each slice's count, hits and average, and the total row's (grouping sets; no sort).
-3. Running counts over the buckets (a few thousand rows) tell which bucket holds each wanted rank;
-   only the values in those buckets are read again, numbered in order within their slice and
-   bucket, and those at the wanted ranks returned.
+1. **Counts**: one hash aggregate over the facts gives, per slice and *bucket*, the count, the
+   values, the hits and the sum of the values. A value's bucket is how many of the ``EDGES`` lie
+   at or below it (``width_bucket``: plain comparisons, so a larger value never gets a smaller
+   bucket). A slice's figures and the total row's are sums of those few thousand rows, and the
+   running count over a slice's buckets tells which bucket holds each wanted rank.
+2. **Values**: only the facts in those buckets, sorted per slice and bucket (``array_agg``
+   ordered): a few percent of the values.
 
-Python then interpolates between the two ranks exactly as ``percentile_cont`` does
-(``definitions.percentile_at``), so the numbers equal ``aggregate_sorted``'s. ADR 35.
+The value at a rank is then read from its bucket and interpolated exactly as ``percentile_cont``
+does (``definitions.percentile_at``), so the medians and 90th percentiles equal
+``repository.aggregate_sorted``'s. Neither statement sorts every fact, both are plain scans and
+hash aggregates (PostgreSQL may run them in parallel). ADR 35.
 """
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import ARRAY, ColumnElement, Float, Integer, and_, cast, func, literal, null, or_, select, text
-from sqlalchemy import tuple_ as group_of
-from sqlalchemy import union_all
+from sqlalchemy import ARRAY, ColumnElement, DateTime, Float, func, literal, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Subquery
 
-from opora.analytics.definitions import Dimension, Filters, percentile_at
+from opora.analytics.definitions import (
+    PERIODS,
+    Dimension,
+    Filters,
+    bucket_end,
+    bucket_start,
+    local_to_utc,
+    percentile_at,
+)
 from opora.analytics.repository import Aggregate, narrowed, report_key
 
 # Bucket edges in seconds: 0, then a geometric ladder from 1 s rising 2 % a step to beyond ten
@@ -51,17 +65,78 @@ def _edges() -> tuple[float, ...]:
 EDGES = _edges()
 FRACTIONS = (0.5, 0.9)
 
-# grouping(key, b) of each grouping set: the key bit is the high one.
-SLICE_BUCKET, SLICE, TOTAL_BUCKET, TOTAL = 0, 1, 2, 3
+
+@dataclass
+class _Group:
+    """One slice (or the total row) as the counts give it."""
+
+    n: int = 0
+    hits: int = 0
+    sums: list[float] = field(default_factory=list)
+    # Values (not null) per bucket.
+    buckets: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def values(self) -> int:
+        return sum(self.buckets.values())
+
+    def wanted(self) -> set[int]:
+        """The buckets holding the ranks percentile_cont reads."""
+        count = self.values
+        ranks = set()
+        for fraction in FRACTIONS:
+            position = (count - 1) * fraction
+            ranks |= {math.floor(position), math.ceil(position)}
+        found = set()
+        before = 0
+        for bucket in sorted(self.buckets):
+            inside = self.buckets[bucket]
+            if any(before <= rank < before + inside for rank in ranks):
+                found.add(bucket)
+            before += inside
+        return found if count else set()
+
+    def at(self, sorted_values: Mapping[int, Sequence[float]]) -> Callable[[int], float]:
+        """A function giving the value at a rank, from the sorted values of the wanted buckets."""
+        order = sorted(self.buckets)
+        starts = []
+        before = 0
+        for bucket in order:
+            starts.append(before)
+            before += self.buckets[bucket]
+
+        def read(rank: int) -> float:
+            i = bisect.bisect_right(starts, rank) - 1
+            return float(sorted_values[order[i]][rank - starts[i]])
+
+        return read
 
 
-def _ranks(count: ColumnElement[Any]) -> list[ColumnElement[Any]]:
-    """floor and ceil of fraction * (n - 1) for each fraction, in float8 as percentile_cont."""
-    found: list[ColumnElement[Any]] = []
-    for fraction in FRACTIONS:
-        position = literal(fraction, Float) * cast(count - 1, Float)
-        found += [func.floor(position), func.ceil(position)]
-    return found
+def _periods(
+    dimension: Dimension, span: tuple[datetime, datetime], zone: ZoneInfo
+) -> list[tuple[datetime, datetime]]:
+    """(naive local start, UTC instant it begins) of each local period that meets the span."""
+    found: list[tuple[datetime, datetime]] = []
+    local = bucket_start(span[0], dimension, zone)
+    while True:
+        begins = local_to_utc(local, zone)
+        if begins >= span[1]:
+            return found
+        # A local start skipped by a clock change (02:00 on a spring-forward night) begins at the
+        # same instant as the next one; date_trunc never yields it, so neither do we.
+        if found and found[-1][1] == begins:
+            found.pop()
+        found.append((local, begins))
+        local = bucket_end(local, dimension)
+
+
+def _period_key(f: Subquery, periods: list[tuple[datetime, datetime]]) -> ColumnElement[Any]:
+    """The period of a fact as the number of period starts at or before its instant (1 for the
+    first). Equal to ``date_trunc(unit, timezone(zone, at))`` for every instant in the span, at a
+    fraction of its cost: PostgreSQL resolves the zone's name and the unit's text on every row,
+    which at a year of facts cost about as much as the rest of the statement."""
+    starts = literal([utc for _, utc in periods], ARRAY(DateTime(timezone=True)))
+    return func.width_bucket(f.c.at, starts)
 
 
 async def aggregate_pg(
@@ -71,124 +146,88 @@ async def aggregate_pg(
     filters: Filters,
     timezone: str,
     *,
+    span: tuple[datetime, datetime] | None = None,
     with_total: bool = False,
 ) -> list[Aggregate]:
     """Per slice (and with ``with_total`` for all slices together): count, hits, average and the
-    exact ``percentile_cont`` median and 90th percentile of the value."""
-    rows = (
-        select(
-            report_key(f, dimension, timezone).label("key"),
-            f.c.value.label("value"),
-            f.c.ok.label("ok"),
-            func.width_bucket(f.c.value, literal(list(EDGES), ARRAY(Float))).label("b"),
-        )
-        .where(*narrowed(f, filters))
-        .cte("report_rows")
-        # Read twice (counts, then the wanted buckets): kept, not computed again.
-        .prefix_with("MATERIALIZED")
-    )
-    sets = [group_of(rows.c.key, rows.c.b), group_of(rows.c.key)]
-    if with_total:
-        sets += [group_of(rows.c.b), text("()")]
+    exact ``percentile_cont`` median and 90th percentile of the value. ``span``, when given, holds
+    every fact's instant; periods are then found by their starts instead of ``date_trunc``."""
+    periods = _periods(dimension, span, ZoneInfo(timezone)) if dimension in PERIODS and span else []
+    key = _period_key(f, periods) if periods else report_key(f, dimension, timezone)
+    bucket = func.width_bucket(f.c.value, literal(list(EDGES), ARRAY(Float)))
+    where = narrowed(f, filters)
     counts = (
         select(
-            rows.c.key,
-            rows.c.b,
-            func.grouping(rows.c.key, rows.c.b).label("g"),
-            func.count().label("n"),
-            func.count(rows.c.value).label("nv"),
-            func.coalesce(func.sum(rows.c.ok), 0).label("hits"),
-            func.avg(rows.c.value).label("average"),
+            key.label("key"),
+            bucket.label("b"),
+            func.count(),
+            func.count(f.c.value),
+            func.coalesce(func.sum(f.c.ok), 0),
+            func.sum(f.c.value),
         )
-        .group_by(func.grouping_sets(*sets))
-        .cte("report_counts")
+        .where(*where)
+        .group_by(key, bucket)
     )
-    # Running counts of the non-empty buckets of each slice (and of the total row).
-    part = [counts.c.g, counts.c.key]
-    running = (
-        select(
-            counts.c.key,
-            counts.c.b,
-            counts.c.g,
-            (func.sum(counts.c.nv).over(partition_by=part, order_by=counts.c.b) - counts.c.nv).label("before"),
-            counts.c.nv,
-            func.sum(counts.c.nv).over(partition_by=part).label("whole"),
-        )
-        .where(counts.c.g.in_((SLICE_BUCKET, TOTAL_BUCKET)), counts.c.b.is_not(None))
-        .subquery("running")
-    )
-    ranks = [r.label(f"r{i}") for i, r in enumerate(_ranks(running.c.whole))]
-    targets = (
-        select(running.c.key, running.c.b, running.c.g, running.c.before, *ranks)
-        .where(
-            or_(*[and_(running.c.before <= r, r < running.c.before + running.c.nv) for r in _ranks(running.c.whole)])
-        )
-        .cte("report_targets")
-    )
-    wanted = select(rows).where(rows.c.b.in_(select(targets.c.b))).cte("report_wanted")
+    slices: dict[Any, _Group] = defaultdict(_Group)
+    total = _Group()
+    for k, b, n, nv, hits, s in await session.execute(counts):
+        for group in (slices[k], total):
+            group.n += n
+            group.hits += int(hits)
+            if nv:
+                group.sums.append(float(s))
+                group.buckets[b] = group.buckets.get(b, 0) + nv
 
-    def numbered(*on: ColumnElement[bool]) -> Any:
-        order = func.row_number().over(
-            partition_by=[targets.c.g, targets.c.key, targets.c.b], order_by=wanted.c.value
+    wanted = set().union(*(g.wanted() for g in slices.values()))
+    if with_total:
+        wanted |= total.wanted()
+    sorted_values: dict[Any, dict[int, Sequence[float]]] = defaultdict(dict)
+    if wanted:
+        values = (
+            select(key, bucket, func.array_agg(aggregate_order_by(f.c.value, f.c.value.asc())))
+            .where(*where, bucket.in_(sorted(wanted)))
+            .group_by(key, bucket)
         )
-        return select(
-            targets.c.g,
-            targets.c.key,
-            (order - 1 + targets.c.before).label("rank"),
-            wanted.c.value,
-            *[targets.c[f"r{i}"] for i in range(len(ranks))],
-        ).select_from(wanted.join(targets, and_(targets.c.b == wanted.c.b, *on)))
+        for k, b, found in await session.execute(values):
+            sorted_values[k][b] = found
+    if with_total:
+        # The total row's bucket holds every slice's values in it: merged, in order.
+        merged: dict[int, list[float]] = defaultdict(list)
+        for per_slice in sorted_values.values():
+            for b, found in per_slice.items():
+                if b in total.buckets:
+                    merged[b].extend(found)
+        for found in merged.values():
+            found.sort()
 
-    branches = [
-        numbered(targets.c.g == SLICE_BUCKET, targets.c.key == wanted.c.key),
-        # Hash joins need equality; the slice without a key (no team, ...) joins on its own.
-        numbered(targets.c.g == SLICE_BUCKET, targets.c.key.is_(None), wanted.c.key.is_(None)),
+    result = [
+        _aggregate(_local(k, periods) if periods else k, g, sorted_values[k], is_total=False)
+        for k, g in slices.items()
     ]
     if with_total:
-        branches.append(numbered(targets.c.g == TOTAL_BUCKET))
-    picked = union_all(*branches).subquery("picked")
-    values = select(
-        picked.c.g,
-        picked.c.key,
-        cast(null(), Integer).label("n"),
-        cast(null(), Integer).label("nv"),
-        cast(null(), Integer).label("hits"),
-        cast(null(), Float).label("average"),
-        picked.c.rank,
-        picked.c.value,
-    ).where(or_(*[picked.c.rank == picked.c[f"r{i}"] for i in range(len(ranks))]))
-    groups = select(
-        counts.c.g,
-        counts.c.key,
-        counts.c.n,
-        counts.c.nv,
-        counts.c.hits,
-        counts.c.average,
-        cast(null(), Integer).label("rank"),
-        cast(null(), Float).label("value"),
-    ).where(counts.c.g.in_((SLICE, TOTAL)))
-
-    found: dict[tuple[bool, Any], Any] = {}
-    at: dict[tuple[bool, Any], dict[int, float]] = defaultdict(dict)
-    for row in await session.execute(union_all(groups, values)):
-        # A slice's bucket row (g 0) and its group row (g 1) share the key; so do 2 and 3.
-        slot = (row.g in (TOTAL_BUCKET, TOTAL), None if row.g in (TOTAL_BUCKET, TOTAL) else row.key)
-        if row.rank is None:
-            found[slot] = row
-        else:
-            at[slot][int(row.rank)] = float(row.value)
-    result = []
-    for (is_total, _), row in found.items():
-        values_at = at[(is_total, None if is_total else row.key)]
-        result.append(
-            Aggregate(
-                row.key,
-                int(row.n),
-                int(row.hits),
-                None if row.average is None else float(row.average),
-                percentile_at(int(row.nv), 0.5, values_at.__getitem__),
-                percentile_at(int(row.nv), 0.9, values_at.__getitem__),
-                is_total,
-            )
-        )
+        # Over no facts at all, a total row of nothing, as ROLLUP gives.
+        result.append(_aggregate(None, total, merged, is_total=True))
     return result
+
+
+def _aggregate(
+    key: Any, g: _Group, sorted_values: Mapping[int, Sequence[float]], *, is_total: bool
+) -> Aggregate:
+    count = g.values
+    read = g.at(sorted_values)
+    return Aggregate(
+        key,
+        g.n,
+        g.hits,
+        # As avg(): the sum of the values over their count (the partial sums added exactly).
+        math.fsum(g.sums) / count if count else None,
+        percentile_at(count, 0.5, read),
+        percentile_at(count, 0.9, read),
+        is_total,
+    )
+
+
+def _local(index: int, periods: list[tuple[datetime, datetime]]) -> datetime:
+    if not 1 <= index <= len(periods):
+        raise ValueError(f"a fact outside the report's span (period {index} of {len(periods)})")
+    return periods[index - 1][0]

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from opora.analytics import repository as repo
 from opora.analytics import percentiles, rollups
+from opora.analytics import repository as repo
 from opora.analytics.definitions import (
     KINDS,
     MAX_SPAN,
@@ -111,7 +111,9 @@ async def _slices_and_total(
         return await _slices(uow, query, dimension, zone, now), (whole[0] if whole else None)
     # One pass over the facts for the slices and the total: durations sort every value.
     facts = repo.facts(query.metric, _window(query, now))
-    found = await percentiles.aggregate_pg(uow.session, facts, dimension, query.filters, zone.key, with_total=True)
+    found = await percentiles.aggregate_pg(
+        uow.session, facts, dimension, query.filters, zone.key, span=_span(query), with_total=True
+    )
     rows = [_stats(a, dimension) for a in found if a.count and not a.is_total]
     total = next((_stats(a, Dimension.TOTAL) for a in found if a.is_total and a.count), None)
     return rows, total
@@ -120,6 +122,11 @@ async def _slices_and_total(
 def _stats(a: repo.Aggregate, dimension: Dimension) -> Stats:
     key = "total" if dimension == Dimension.TOTAL else _key(a.key, dimension)
     return Stats(key, a.count, a.hits, a.average, a.median, a.p90)
+
+
+def _span(query: ReportQuery) -> tuple[datetime, datetime] | None:
+    """Where every fact of the report lies; the backlog's are tickets created at any time."""
+    return None if query.metric == Metric.BACKLOG else (query.start, query.end)
 
 
 def _window(query: ReportQuery, now: datetime) -> repo.Window:
@@ -159,7 +166,9 @@ async def _fact_slices(
 ) -> list[Stats]:
     facts = repo.facts(query.metric, window)
     if not uow.is_sqlite:
-        found = await percentiles.aggregate_pg(uow.session, facts, dimension, query.filters, zone.key)
+        found = await percentiles.aggregate_pg(
+            uow.session, facts, dimension, query.filters, zone.key, span=_span(query)
+        )
         return [_stats(a, dimension) for a in found if a.count]
     rows = await repo.fact_rows(uow.session, facts, dimension, query.filters)
     # julianday() arithmetic is off by microseconds; milliseconds are what a report can claim.
