@@ -201,3 +201,55 @@ def test_the_edges_rise() -> None:
     edges = percentiles.EDGES
     assert all(a < b for a, b in itertools.pairwise(edges))
     assert edges[0] == 0.0 and edges[-1] >= percentiles.TOP
+
+
+async def test_a_fact_written_between_the_two_statements_is_not_half_seen(
+    postgres: None, runtime: Runtime
+) -> None:
+    """Each statement reads its own snapshot: a fact committed in a wanted bucket between them
+    makes the report count again, so its numbers are those of one moment."""
+    await _store(runtime, [{"value": float(v)} for v in range(100, 200)])
+    ticket_id = await Scenario(runtime).ticket(START)
+    statements: list[object] = []
+
+    class Interrupted:
+        def __init__(self, session: object) -> None:
+            self.session = session
+
+        async def execute(self, statement: object) -> object:
+            statements.append(statement)
+            found = await self.session.execute(statement)  # type: ignore[attr-defined]
+            if len(statements) == 1:
+                # Another transaction commits a fact right at the median meanwhile.
+                async with runtime.db.uow() as other:
+                    other.session.add(
+                        TicketFact(
+                            ticket_id=ticket_id,
+                            kind=fact_kinds.FIRST_RESPONSE,
+                            customer_id=1,
+                            ok=0,
+                            channel_type="email",
+                            priority="normal",
+                            at=START + timedelta(hours=1),
+                            value=149.25,
+                        )
+                    )
+            return found
+
+    window = repo.Window(START, END, END)
+    async with runtime.db.uow() as uow:
+        f = repo.facts(Metric.FIRST_RESPONSE, window)
+        new = await percentiles.aggregate_pg(
+            Interrupted(uow.session),  # type: ignore[arg-type]
+            f,
+            Dimension.CHANNEL,
+            Filters(),
+            TZ,
+            span=(START, END),
+            with_total=True,
+        )
+        old = await repo.aggregate_sorted(uow.session, f, Dimension.CHANNEL, Filters(), TZ, with_total=True)
+    # Counted twice: the first pair of statements disagreed, the second agreed.
+    assert len(statements) == 4
+    _assert_same(_ordered(new), _ordered(old))
+    assert next(a for a in new if a.is_total).count == 101

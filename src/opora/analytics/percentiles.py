@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ARRAY, ColumnElement, DateTime, Float, func, literal, select
+from sqlalchemy import ARRAY, BigInteger, ColumnElement, DateTime, Float, Select, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Subquery
@@ -44,7 +44,7 @@ from opora.analytics.definitions import (
     local_to_utc,
     percentile_at,
 )
-from opora.analytics.repository import Aggregate, narrowed, report_key
+from opora.analytics.repository import Aggregate, aggregate_sorted, narrowed, report_key
 
 # Bucket edges in seconds: 0, then a geometric ladder from 1 s rising 2 % a step to beyond ten
 # years (about 1,000 edges; width_bucket finds a value's place by binary search). A bucket then
@@ -64,6 +64,8 @@ def _edges() -> tuple[float, ...]:
 
 EDGES = _edges()
 FRACTIONS = (0.5, 0.9)
+# Tries of the two statements while facts change under them, before the one sorting statement.
+ATTEMPTS = 3
 
 
 @dataclass
@@ -156,47 +158,82 @@ async def aggregate_pg(
     key = _period_key(f, periods) if periods else report_key(f, dimension, timezone)
     bucket = func.width_bucket(f.c.value, literal(list(EDGES), ARRAY(Float)))
     where = narrowed(f, filters)
+    # An order-free fingerprint of a bucket's values: the sum of their hashes.
+    mark = func.sum(cast(func.hashfloat8(f.c.value), BigInteger))
     counts = (
         select(
-            key.label("key"),
-            bucket.label("b"),
+            key,
+            bucket,
             func.count(),
             func.count(f.c.value),
             func.coalesce(func.sum(f.c.ok), 0),
             func.sum(f.c.value),
+            mark,
         )
         .where(*where)
         .group_by(key, bucket)
     )
+    for _ in range(ATTEMPTS):
+        found = await _two_passes(
+            session, counts, key, bucket, f.c.value, mark, where, periods, with_total=with_total
+        )
+        if found is not None:
+            return found
+    # Facts kept changing under the report: one statement sees one snapshot.
+    return await aggregate_sorted(session, f, dimension, filters, timezone, with_total=with_total)
+
+
+async def _two_passes(
+    session: AsyncSession,
+    counts: Select[Any],
+    key: ColumnElement[Any],
+    bucket: ColumnElement[Any],
+    value: ColumnElement[Any],
+    mark: ColumnElement[Any],
+    where: list[ColumnElement[bool]],
+    periods: list[tuple[datetime, datetime]],
+    *,
+    with_total: bool,
+) -> list[Aggregate] | None:
+    """The report, or None when the wanted buckets changed between the two statements (each
+    reads its own snapshot under READ COMMITTED, and a report's transaction has already read)."""
     slices: dict[Any, _Group] = defaultdict(_Group)
     total = _Group()
-    for k, b, n, nv, hits, s in await session.execute(counts):
+    marks: dict[tuple[Any, int], tuple[int, int]] = {}
+    for k, b, n, nv, hits, s, m in await session.execute(counts):
         for group in (slices[k], total):
             group.n += n
             group.hits += int(hits)
             if nv:
                 group.sums.append(float(s))
                 group.buckets[b] = group.buckets.get(b, 0) + nv
+        if nv:
+            marks[(k, b)] = (nv, int(m))
 
     wanted = set().union(*(g.wanted() for g in slices.values()))
     if with_total:
         wanted |= total.wanted()
     sorted_values: dict[Any, dict[int, Sequence[float]]] = defaultdict(dict)
+    seen: dict[tuple[Any, int], tuple[int, int]] = {}
     if wanted:
         values = (
-            select(key, bucket, func.array_agg(aggregate_order_by(f.c.value, f.c.value.asc())))
+            select(key, bucket, func.array_agg(aggregate_order_by(value, value.asc())), mark)
             .where(*where, bucket.in_(sorted(wanted)))
             .group_by(key, bucket)
         )
-        for k, b, found in await session.execute(values):
+        for k, b, found, m in await session.execute(values):
             sorted_values[k][b] = found
+            seen[(k, b)] = (len(found), int(m))
+    # The same values in every wanted bucket of every slice: then the answer is exactly that
+    # of the first statement's snapshot, whatever changed elsewhere meanwhile.
+    if seen != {kb: figures for kb, figures in marks.items() if kb[1] in wanted}:
+        return None
+    merged: dict[int, list[float]] = defaultdict(list)
     if with_total:
         # The total row's bucket holds every slice's values in it: merged, in order.
-        merged: dict[int, list[float]] = defaultdict(list)
         for per_slice in sorted_values.values():
             for b, found in per_slice.items():
-                if b in total.buckets:
-                    merged[b].extend(found)
+                merged[b].extend(found)
         for found in merged.values():
             found.sort()
 

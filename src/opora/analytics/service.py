@@ -1,8 +1,9 @@
 """Reports, drill-down and the live dashboard: the use cases the API, the pages and jobs share.
 
-PostgreSQL computes a report in one statement (groups, averages, ``percentile_cont``). SQLite has
-no percentile function, so there the facts of the report come back as rows and are grouped here
-with the same interpolation; tests run both backends against the same known answers. Counts and
+PostgreSQL computes a report's groups, averages and exact percentiles (``percentiles.py``: counts
+per value bucket, then only the buckets holding the wanted ranks). SQLite has no percentile
+function, so there the facts of the report come back as rows and are grouped here with the same
+interpolation; tests run both backends against the same known answers. Counts and
 rates add the hourly counts of the span's whole hours (``rollups.py``) to the facts of its ends.
 """
 
@@ -109,7 +110,7 @@ async def _slices_and_total(
     if uow.is_sqlite or query.metric == Metric.CSAT or planned is not None:
         whole = await _slices(uow, query, Dimension.TOTAL, zone, now)
         return await _slices(uow, query, dimension, zone, now), (whole[0] if whole else None)
-    # One pass over the facts for the slices and the total: durations sort every value.
+    # The slices and the total from the same two statements over the facts.
     facts = repo.facts(query.metric, _window(query, now))
     found = await percentiles.aggregate_pg(
         uow.session, facts, dimension, query.filters, zone.key, span=_span(query), with_total=True
