@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ARRAY, BigInteger, ColumnElement, DateTime, Float, Select, cast, func, literal, select
+from sqlalchemy import ARRAY, BigInteger, ColumnElement, DateTime, Select, cast, func, literal, select, text
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Subquery
@@ -63,6 +63,9 @@ def _edges() -> tuple[float, ...]:
 
 
 EDGES = _edges()
+# In the statement's text, not a parameter: psycopg would dump the thousand doubles on every
+# execution. repr() is the shortest text that reads back as the same double.
+EDGES_SQL = text("'{" + ",".join(repr(e) for e in EDGES) + "}'::float8[]")
 FRACTIONS = (0.5, 0.9)
 # Tries of the two statements while facts change under them, before the one sorting statement.
 ATTEMPTS = 3
@@ -156,7 +159,7 @@ async def aggregate_pg(
     every fact's instant; periods are then found by their starts instead of ``date_trunc``."""
     periods = _periods(dimension, span, ZoneInfo(timezone)) if dimension in PERIODS and span else []
     key = _period_key(f, periods) if periods else report_key(f, dimension, timezone)
-    bucket = func.width_bucket(f.c.value, literal(list(EDGES), ARRAY(Float)))
+    bucket = func.width_bucket(f.c.value, EDGES_SQL)
     where = narrowed(f, filters)
     # An order-free fingerprint of a bucket's values: the sum of their hashes.
     mark = func.sum(cast(func.hashfloat8(f.c.value), BigInteger))
