@@ -9,11 +9,12 @@ import itertools
 import math
 import random
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from opora.analytics import facts as fact_kinds
-from opora.analytics import percentiles
+from opora.analytics import percentiles, service
 from opora.analytics import repository as repo
 from opora.analytics.definitions import Dimension, Filters, Metric, percentile, percentile_at
 from opora.analytics.models import TicketFact
@@ -253,3 +254,32 @@ async def test_a_fact_written_between_the_two_statements_is_not_half_seen(
     assert len(statements) == 4
     _assert_same(_ordered(new), _ordered(old))
     assert next(a for a in new if a.is_total).count == 101
+
+
+async def test_a_year_long_report_counts_buckets_and_gives_the_sorted_numbers(
+    postgres: None, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pick = random.Random(3)
+    await _store(
+        runtime, [{"value": pick.lognormvariate(8, 1), "topic": pick.choice(TOPICS)} for _ in range(500)]
+    )
+    query = service.ReportQuery(Metric.FIRST_RESPONSE, END - timedelta(days=365), END, Dimension.WEEK)
+    counted: list[object] = []
+    bucketed = percentiles.aggregate_pg
+
+    async def spy(*args: Any, **kwargs: Any) -> list[repo.Aggregate]:
+        counted.append(args)
+        return await bucketed(*args, **kwargs)
+
+    monkeypatch.setattr(percentiles, "aggregate_pg", spy)
+    async with runtime.db.uow() as uow:
+        new = await service.report(uow, query, timezone=TZ, now=END)
+    assert counted
+    monkeypatch.setattr(service, "BUCKETED_FROM", timedelta(days=400))
+    async with runtime.db.uow() as uow:
+        old = await service.report(uow, query, timezone=TZ, now=END)
+    assert len(counted) == 2  # the report and its previous span; none with the sort
+    assert [(s.key, s.count, s.median, s.p90) for s in new.rows] == [
+        (s.key, s.count, s.median, s.p90) for s in old.rows
+    ]
+    assert (new.total.count, new.total.median, new.total.p90) == (500, old.total.median, old.total.p90)

@@ -16,7 +16,9 @@ Yet the ranks it reads are known before any value is: ``floor`` and ``ceil`` of
 The value at a rank is then read from its bucket and interpolated exactly as ``percentile_cont``
 does (``definitions.percentile_at``), so the medians and 90th percentiles equal
 ``repository.aggregate_sorted``'s. Neither statement sorts every fact, both are plain scans and
-hash aggregates (PostgreSQL may run them in parallel). ADR 35.
+hash aggregates (PostgreSQL may run them in parallel). Each statement reads its own snapshot, so
+both also return each wanted bucket's count and a sum of its values' hashes: when a fact landed
+in such a bucket between them, the two run again. ADR 35.
 """
 
 from __future__ import annotations
