@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import text, update
@@ -39,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support import services  # noqa: E402
 
-from opora.analytics import facts, rollups, service  # noqa: E402
+from opora.analytics import facts, percentiles, rollups, service  # noqa: E402
+from opora.analytics import repository as repo  # noqa: E402
 from opora.analytics.definitions import Dimension, Filters, Metric  # noqa: E402
 from opora.analytics.service import ReportQuery  # noqa: E402
 from opora.config import Settings  # noqa: E402
@@ -339,6 +341,44 @@ async def timed(runtime: Runtime, fns: list[Callable[[], Awaitable[object]]], re
     return timings
 
 
+async def measure_reports(runtime: Runtime, only: list[str] | None, repeat: int) -> None:
+    """Each report, taking turns with the same report read another way: count and rate reports
+    with the facts alone (no hourly counts), duration reports with ``percentile_cont``'s sort
+    (``repository.aggregate_sorted``) instead of the bucketed selection; same numbers asserted."""
+    now = utcnow()
+    planned, selected = rollups.plan, percentiles.aggregate_pg
+
+    async def sorting(*args: Any, span: object = None, **kwargs: Any) -> list[repo.Aggregate]:
+        return await repo.aggregate_sorted(*args, **kwargs)
+
+    for label, query in reports((now - timedelta(days=30), now)):
+        if only and not any(part in label for part in only):
+            continue
+
+        async def run(q: ReportQuery = query) -> object:
+            async with runtime.db.uow() as uow:
+                return await service.report(uow, q, timezone=TZ, now=now)
+
+        zone = ZoneInfo(TZ)
+        counted = planned(query.metric, query.start, query.end, query.dimension, query.filters, zone)
+
+        async def other(q: ReportQuery = query, counted: object = counted) -> object:
+            if counted is None:
+                percentiles.aggregate_pg = sorting  # type: ignore[assignment]
+            else:
+                rollups.plan = lambda *a: None  # type: ignore[assignment]
+            try:
+                return await run(q)
+            finally:
+                rollups.plan, percentiles.aggregate_pg = planned, selected  # type: ignore[assignment]
+
+        new, old = await timed(runtime, [run, other], repeat)
+        same = await run() == await other()
+        print(f"{label:40s} {new.line()}", flush=True)
+        what = "  (percentile_cont sort)" if counted is None else "  (facts only)"
+        print(f"{what:40s} {old.line()}   same numbers: {same}", flush=True)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -352,6 +392,12 @@ async def main() -> None:
     )
     parser.add_argument(
         "--only-writes", action="store_true", help="measure the facts refresh, not the reports"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        help="measure only the reports whose name holds this text (repeatable); skips the facts "
+        "check, the refresh and the dashboard",
     )
     args = parser.parse_args()
 
@@ -367,7 +413,7 @@ async def main() -> None:
         try:
             seconds = 0.0
             # With --only-writes the counts of the earlier run stand: facts and counts move together.
-            if reuse and not args.only_writes:
+            if reuse and not args.only_writes and not args.only:
                 await count_hours(runtime)
                 async with runtime.db.engine.connect() as conn:
                     await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -383,6 +429,9 @@ async def main() -> None:
                 f"{messages:,} messages, {events:,} events; generated in {seconds:.1f} s; R={args.repeat}"
             )
             print(f"# load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+            if args.only:
+                await measure_reports(runtime, args.only, args.repeat)
+                return
             checked, wrong, speed = await check_sample(runtime, args.check)
             print(
                 f"# facts of {checked:,} random tickets checked against their events: {wrong} differ; "
@@ -396,7 +445,6 @@ async def main() -> None:
             kept, alone = await refresh_cost(runtime, some, min(len(some) // 2, 4 * args.repeat))
             print(f"{'reassignment, facts + hourly counts':40s} {kept.line()}", flush=True)
             print(f"{'reassignment, facts alone':40s} {alone.line()}", flush=True)
-            now = utcnow()
 
             async def board() -> object:
                 async with runtime.db.uow() as uow:
@@ -407,32 +455,7 @@ async def main() -> None:
             (timing,) = await timed(runtime, [board], args.repeat)
             print(f"{'live dashboard':40s} {timing.line()}", flush=True)
             print(f"# database {name}", flush=True)
-            planned = rollups.plan
-            for label, query in reports((now - timedelta(days=30), now)):
-
-                async def run(q: ReportQuery = query) -> object:
-                    async with runtime.db.uow() as uow:
-                        return await service.report(uow, q, timezone=TZ, now=now)
-
-                async def facts_only(q: ReportQuery = query) -> object:
-                    rollups.plan = lambda *a: None  # type: ignore[assignment]
-                    try:
-                        return await run(q)
-                    finally:
-                        rollups.plan = planned
-
-                zone = ZoneInfo(TZ)
-                if (
-                    planned(query.metric, query.start, query.end, query.dimension, query.filters, zone)
-                    is None
-                ):
-                    (timing,) = await timed(runtime, [run], args.repeat)
-                    print(f"{label:40s} {timing.line()}", flush=True)
-                    continue
-                new, old = await timed(runtime, [run, facts_only], args.repeat)
-                same = await run() == await facts_only()
-                print(f"{label:40s} {new.line()}", flush=True)
-                print(f"{'  (facts only)':40s} {old.line()}   same numbers: {same}", flush=True)
+            await measure_reports(runtime, None, args.repeat)
         finally:
             await runtime.close()
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -120,14 +120,21 @@ class Stats:
 
 def percentile(ordered: Sequence[float], fraction: float) -> float | None:
     """Linear interpolation between the closest ranks, exactly as ``percentile_cont`` computes it."""
-    if not ordered:
+    return percentile_at(len(ordered), fraction, ordered.__getitem__)
+
+
+def percentile_at(count: int, fraction: float, at: Callable[[int], float]) -> float | None:
+    """``percentile`` of ``count`` ordered values of which ``at`` gives the one at a rank (from 0):
+    it reads only the two ranks around ``fraction * (count - 1)``, as PostgreSQL does, in the same
+    double arithmetic, so it returns the same number."""
+    if not count:
         return None
-    position = (len(ordered) - 1) * fraction
+    position = (count - 1) * fraction
     low = math.floor(position)
     high = math.ceil(position)
     if low == high:
-        return float(ordered[low])
-    return float(ordered[low] + (ordered[high] - ordered[low]) * (position - low))
+        return float(at(low))
+    return float(at(low) + (at(high) - at(low)) * (position - low))
 
 
 def stats(key: str | None, values: Sequence[float | None], hits: int) -> Stats:

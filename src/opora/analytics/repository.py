@@ -266,7 +266,7 @@ def _column(f: Subquery, dimension: Dimension) -> ColumnElement[Any] | None:
     }.get(dimension)
 
 
-def _narrowed(f: Subquery, filters: Filters) -> list[ColumnElement[bool]]:
+def narrowed(f: Subquery, filters: Filters) -> list[ColumnElement[bool]]:
     pairs: list[tuple[Any, Sequence[Any]]] = [
         (f.c.team_id, filters.team_ids),
         (f.c.assignee_id, filters.agent_ids),
@@ -290,7 +290,16 @@ class Aggregate:
     is_total: bool = False
 
 
-async def aggregate_pg(
+def report_key(f: Subquery, dimension: Dimension, timezone: str) -> ColumnElement[Any]:
+    """What a report groups the facts by: the local period, the slice, or one constant."""
+    if dimension in PERIODS:
+        return func.date_trunc(dimension.value, func.timezone(timezone, f.c.at))
+    if dimension == Dimension.TOTAL:
+        return literal("total")
+    return _column(f, dimension)  # type: ignore[return-value]
+
+
+async def aggregate_sorted(
     session: AsyncSession,
     f: Subquery,
     dimension: Dimension,
@@ -299,12 +308,11 @@ async def aggregate_pg(
     *,
     with_total: bool = False,
 ) -> list[Aggregate]:
-    """PostgreSQL does the whole report: groups, averages and ``percentile_cont``; with
-    ``with_total``, the total row too, from the same pass over the facts (``ROLLUP``)."""
-    if dimension in PERIODS:
-        key: ColumnElement[Any] = func.date_trunc(dimension.value, func.timezone(timezone, f.c.at))
-    else:
-        key = _column(f, dimension) if dimension != Dimension.TOTAL else literal("total")  # type: ignore[assignment]
+    """The plain statement: groups, averages and ``percentile_cont``, which sorts every value;
+    with ``with_total`` the total row from the same pass (``ROLLUP``). Reports use
+    ``percentiles.aggregate_pg`` (the same numbers without the sort, ADR 35); the tests and
+    bench/reports.py compare it with this one."""
+    key = report_key(f, dimension, timezone)
     query = select(
         key.label("key"),
         func.count().label("count"),
@@ -313,7 +321,7 @@ async def aggregate_pg(
         func.percentile_cont(0.5).within_group(f.c.value).label("median"),
         func.percentile_cont(0.9).within_group(f.c.value).label("p90"),
         (func.grouping(key) if with_total else literal(0)).label("is_total"),
-    ).where(*_narrowed(f, filters))
+    ).where(*narrowed(f, filters))
     query = query.group_by(func.rollup(key) if with_total else key)
     return [
         Aggregate(
@@ -330,8 +338,9 @@ async def aggregate_pg(
 
 
 async def roomy_sorts(session: AsyncSession) -> None:
-    """Let this transaction sort a year of durations in memory: ``percentile_cont`` sorts every
-    value of a group, and a year holds about a million at the issue's size (some 40 MB)."""
+    """Let this transaction keep a year of a report's facts in memory: ``percentiles`` keeps
+    them to read twice (a million rows at the issue's size, some 60 MB), and the plain
+    statement sorts them; past ``work_mem`` either goes to disk."""
     await session.execute(text("SET LOCAL work_mem = '64MB'"))
 
 
@@ -345,7 +354,7 @@ async def fact_rows(
         key = literal("total")
     else:
         key = _column(f, dimension)  # type: ignore[assignment]
-    query = select(key, f.c.value, f.c.ok).where(*_narrowed(f, filters))
+    query = select(key, f.c.value, f.c.ok).where(*narrowed(f, filters))
     return [(row[0], row[1], int(row[2] or 0)) for row in await session.execute(query)]
 
 
@@ -360,7 +369,7 @@ async def ticket_ids(
     limit: int,
 ) -> list[int]:
     """The tickets behind one number, newest first."""
-    conditions = _narrowed(f, filters)
+    conditions = narrowed(f, filters)
     column = _column(f, dimension)
     if column is not None:
         if key is None:
