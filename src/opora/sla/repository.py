@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opora.agents.models import Calendar, Team
 from opora.channels.models import Channel
 from opora.customers.models import Customer
+from opora.kit.readcache import cached, copy_row, watch
 from opora.sla.clock import SlaBadge, most_urgent
 from opora.sla.models import CalendarOverride, SlaPolicy, SlaSettings, TicketSla
 from opora.tickets.models import AuthorType, Direction, Message, Ticket
@@ -109,6 +110,20 @@ async def existing_team_ids(session: AsyncSession, team_ids: Sequence[int]) -> s
 
 async def get_settings(session: AsyncSession, *, for_update: bool = False) -> SlaSettings | None:
     return await session.get(SlaSettings, SETTINGS_ID, with_for_update=for_update or None)
+
+
+# Policies and settings are read by every ticket event's reactions and edited by admins.
+watch(SlaPolicy.__tablename__, SlaSettings.__tablename__)
+
+
+async def cached_settings(session: AsyncSession) -> SlaSettings | None:
+    """The settings row as every message's reactions read it: a shared read-only copy (kit.readcache)."""
+
+    async def load() -> SlaSettings | None:
+        row = await get_settings(session)
+        return None if row is None else copy_row(row)
+
+    return await cached(session, "sla.settings", load)
 
 
 def new_settings() -> SlaSettings:
