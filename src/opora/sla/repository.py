@@ -113,7 +113,7 @@ async def get_settings(session: AsyncSession, *, for_update: bool = False) -> Sl
 
 
 # Policies and settings are read by every ticket event's reactions and edited by admins.
-watch(SlaPolicy.__tablename__, SlaSettings.__tablename__)
+watch(SlaPolicy.__tablename__, SlaSettings.__tablename__, Channel.__tablename__)
 
 
 async def cached_settings(session: AsyncSession) -> SlaSettings | None:
@@ -241,12 +241,17 @@ async def tickets_with_automatic_reply(session: AsyncSession, ticket_ids: Sequen
 async def channel_settings(
     session: AsyncSession, channel_ids: Sequence[int]
 ) -> dict[int, tuple[bool, dict[str, Any]]]:
+    """Whether each channel is active and its settings: read-only, from the process's cache of
+    every channel (kit.readcache; a desk has a handful)."""
     if not channel_ids:
         return {}
-    rows = await session.execute(
-        select(Channel.id, Channel.is_active, Channel.settings).where(Channel.id.in_(set(channel_ids)))
-    )
-    return {cid: (bool(active), settings or {}) for cid, active, settings in rows}
+
+    async def load() -> dict[int, tuple[bool, dict[str, Any]]]:
+        rows = await session.execute(select(Channel.id, Channel.is_active, Channel.settings))
+        return {cid: (bool(active), settings or {}) for cid, active, settings in rows}
+
+    every = await cached(session, "sla.channel_settings", load)
+    return {cid: every[cid] for cid in set(channel_ids) if cid in every}
 
 
 # -- the inbox's read side --------------------------------------------------------------------------
