@@ -65,7 +65,6 @@ class ReadCache:
         return value
 
 
-
 # Tables whose rows some feature caches; a write to any of them empties the whole cache (edits
 # are rare, a refill costs a few statements).
 _watched: set[str] = set()
