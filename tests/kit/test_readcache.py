@@ -92,7 +92,8 @@ async def test_a_bulk_update_is_seen_and_the_writer_reads_its_own_edit(runtime: 
 
 async def test_a_rolled_back_edit_is_never_cached(runtime: Runtime) -> None:
     policy_id = await _add_policy(runtime, "Стандарт")
-    with pytest.raises(RuntimeError):
+
+    async def edit_then_fail() -> None:
         async with runtime.db.uow() as uow:
             row = await uow.session.get(SlaPolicy, policy_id)
             assert row is not None
@@ -100,6 +101,9 @@ async def test_a_rolled_back_edit_is_never_cached(runtime: Runtime) -> None:
             await uow.session.flush()
             assert await _policy_names(uow) == ["Черновик"]
             raise RuntimeError("the admin's request failed")
+
+    with pytest.raises(RuntimeError):
+        await edit_then_fail()
     async with runtime.db.uow() as uow:
         assert await _policy_names(uow) == ["Стандарт"]
 

@@ -97,7 +97,7 @@ def _wrote(session: Session, tables: set[str]) -> None:
 def _after_flush(session: Session, _context: Any) -> None:
     changed = [*session.new, *session.dirty, *session.deleted]
     if changed:
-        _wrote(session, {inspect(obj).mapper.local_table.name for obj in changed})  # type: ignore[union-attr]
+        _wrote(session, {inspect(obj).mapper.local_table.name for obj in changed})
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -69,7 +69,7 @@ async def test_a_reply_on_a_deactivated_channel_fails_like_the_job_said(
     off = await http.patch(f"/api/v1/channels/{chat['id']}", json={"is_active": False}, headers=desk.admin_h)
     assert off.status_code == 200, off.text
     # The edit reaches the widget at once, although its channel was cached by the first message.
-    r = await http.post("/widget/v1/session", content='{"channel": "%s"}' % PUBLIC_KEY)
+    r = await http.post("/widget/v1/session", json={"channel": PUBLIC_KEY})
     assert r.status_code == 404, r.text
     r = await http.post(f"/api/v1/tickets/{ticket_id}/messages", headers=desk.olga_h, json={"text": "Ответ"})
     assert r.status_code == 201, r.text
