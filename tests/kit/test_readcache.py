@@ -164,3 +164,28 @@ async def test_a_session_without_a_cache_reads_every_time(runtime: Runtime) -> N
         uow.session.info.pop("opora.read_cache")
         assert await readcache.cached(uow.session, "k", load) == 1
         assert await readcache.cached(uow.session, "k", load) == 2
+
+
+async def test_a_savepoint_rolled_back_keeps_the_writer_off_the_cache(runtime: Runtime) -> None:
+    policy_id = await _add_policy(runtime, "Стандарт")
+    async with runtime.db.uow() as uow:
+        assert await _policy_names(uow) == ["Стандарт"]
+
+    async def edit_then_fail() -> None:
+        async with runtime.db.uow() as uow:
+            row = await uow.session.get(SlaPolicy, policy_id)
+            assert row is not None
+            row.name = "VIP"
+            await uow.session.flush()
+            async with uow.session.begin_nested() as savepoint:
+                uow.session.add(SlaPolicy(name="Черновик", position=5, conditions={}, targets=TARGETS))
+                await uow.session.flush()
+                await savepoint.rollback()
+            # Still the writer of "VIP": it reads its own edit and must not cache it.
+            assert await _policy_names(uow) == ["VIP"]
+            raise RuntimeError("the admin's request failed")
+
+    with pytest.raises(RuntimeError):
+        await edit_then_fail()
+    async with runtime.db.uow() as uow:
+        assert await _policy_names(uow) == ["Стандарт"]

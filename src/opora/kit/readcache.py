@@ -118,9 +118,11 @@ def _after_commit(session: Session) -> None:
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _after_rollback(session: Session, _previous: Any) -> None:
-    # What others cached meanwhile is the committed state, still true after the rollback.
-    session.info.pop(_WROTE, None)
+def _after_rollback(session: Session, previous: Any) -> None:
+    # What others cached meanwhile is the committed state, still true after the rollback. A
+    # savepoint's rollback keeps the mark: writes made before the savepoint are still there.
+    if getattr(previous, "parent", None) is None:
+        session.info.pop(_WROTE, None)
 
 
 def copy_row(row: T) -> T:
