@@ -64,6 +64,7 @@ def _postgres_database(name: str, *, drop: bool) -> str:
 
 def serve(port: int, data_dir: Path, database_url: str | None) -> None:
     import uvicorn
+    from sqlalchemy import event
 
     from opora.agents.models import Agent, Role, Team, TeamMember
     from opora.app import create_app
@@ -102,8 +103,22 @@ def serve(port: int, data_dir: Path, database_url: str | None) -> None:
 
     token = asyncio.run(seed())
     (data_dir / "token").write_text(token)
+    app = create_app(runtime, run_worker=True)
+    # SQL statements the server ran, by every path (requests, sockets, the worker's jobs): with
+    # the CPU time, the figure that does not depend on the machine's load.
+    statements = [0]
+
+    def count(*_args: Any) -> None:
+        statements[0] += 1
+
+    event.listen(runtime.db.engine.sync_engine, "before_cursor_execute", count)
+
+    async def statement_count() -> dict[str, int]:
+        return {"statements": statements[0]}
+
+    app.add_api_route("/_bench/statements", statement_count, methods=["GET"], include_in_schema=False)
     uvicorn.run(
-        create_app(runtime, run_worker=True),
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -255,6 +270,7 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
         inbound: dict[str, list[float]] = {"inline": [], "job": []}
         samplers = visitors[: args.samples * 2]
         cpu_before = _cpu_seconds(server.pid)
+        sql_before = await _statements(http)
         for i, visitor in enumerate(samplers):
             while not events.empty():
                 events.get_nowait()
@@ -269,13 +285,16 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
                     visitor.ticket_id = event["ticket_id"]
                     break
             await visitor.next("message", f"Вопрос {i}")  # its stored copy: the next sample starts clean
+        await asyncio.sleep(1.0)  # the last message's jobs count for the messages
         cpu_inbound = _cpu_seconds(server.pid) - cpu_before
+        sql_inbound = await _statements(http) - sql_before
         for mode in ("job", "inline"):
             print(f"visitor → agent stream, {mode:6}:  {_ms(inbound[mode])}")
 
         outbound: dict[str, list[float]] = {"inline": [], "job": []}
         late: list[tuple[Visitor, str]] = []
         cpu_before = _cpu_seconds(server.pid)
+        sql_before = await _statements(http)
         for i, visitor in enumerate(samplers):
             if visitor.ticket_id is None:
                 continue
@@ -292,7 +311,9 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
                 continue
             outbound[visitor.mode].append(time.perf_counter() - sent)
         lag.cancel()
+        await asyncio.sleep(1.0)  # and the last reply's for the replies
         cpu_outbound = _cpu_seconds(server.pid) - cpu_before
+        sql_outbound = await _statements(http) - sql_before
         for mode in ("job", "inline"):
             behind = sum(1 for v, _ in late if v.mode == mode)
             print(
@@ -308,6 +329,10 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
             f"{cpu_inbound / max(1, messages) * 1000:.1f} ms; per agent reply: "
             f"{cpu_outbound / max(1, replies) * 1000:.1f} ms"
         )
+        print(
+            f"server SQL statements per visitor message: {sql_inbound / max(1, messages):.1f}; "
+            f"per agent reply: {sql_outbound / max(1, replies):.1f}"
+        )
         print(f"load average after sampling: {_load_average()}")
         if late:
             await _late_or_lost(late, base)
@@ -316,6 +341,10 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
         alive = sum(1 for v in visitors if v.ws.state.name == "OPEN")
         print(f"connections still open at the end: {alive}")
         await asyncio.gather(*(v.ws.close() for v in visitors), return_exceptions=True)
+
+
+async def _statements(http: httpx.AsyncClient) -> int:
+    return int((await http.get("/_bench/statements")).json()["statements"])
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
+from opora.kit.readcache import ReadCache
 from opora.kit.time import as_utc
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self.publisher: Publisher | None = None
+        self.cache = ReadCache()
         # Called after any commit that enqueued a job, so in-process workers start at once.
         self.job_listeners: list[Callable[[], None]] = []
 
@@ -161,6 +163,7 @@ class UnitOfWork:
         self.session: AsyncSession = (
             database.sessions(bind=database.read_engine) if read_only else database.sessions()
         )
+        database.cache.attach(self.session)
         self._hooks: list[Hook] = []
         self._before_commit: list[Callable[[UnitOfWork], Awaitable[None]]] = []
         self._enqueued_jobs = False

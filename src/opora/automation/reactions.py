@@ -23,6 +23,7 @@ from opora.automation.schemas import TRIGGER_KINDS
 from opora.automation.service import TicketState
 from opora.db import UnitOfWork
 from opora.events.reactions import MAX_ROUNDS, Fact, reactor
+from opora.kit.readcache import cached
 from opora.kit.time import utcnow
 
 log = logging.getLogger(__name__)
@@ -45,14 +46,19 @@ class _RuleData:
 
 
 async def _rules(uow: UnitOfWork) -> list[_RuleData]:
-    cached: list[_RuleData] | None = uow.state.get(_RULES_KEY)
-    if cached is None:
-        cached = [
-            _RuleData(r.id, r.name, frozenset(r.events), r.conditions, r.actions)
-            for r in await repository.list_rules(uow.session, active_only=True)
-        ]
-        uow.state[_RULES_KEY] = cached
-    return cached
+    found: list[_RuleData] | None = uow.state.get(_RULES_KEY)
+    if found is None:
+
+        async def load() -> list[_RuleData]:
+            return [
+                _RuleData(r.id, r.name, frozenset(r.events), r.conditions, r.actions)
+                for r in await repository.list_rules(uow.session, active_only=True)
+            ]
+
+        # The process's copy (kit.readcache); this transaction keeps the one it started with.
+        found = list(await cached(uow.session, "automation.active_rules", load))
+        uow.state[_RULES_KEY] = found
+    return found
 
 
 @reactor(*TRIGGER_KINDS, order=ORDER, name="automation.rules")

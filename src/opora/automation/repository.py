@@ -17,9 +17,14 @@ from opora.automation.models import (
     WebhookDelivery,
 )
 from opora.customers.models import Customer, CustomerIdentity, IdentityKind
+from opora.kit.readcache import watch
 from opora.tickets.models import Message, Ticket
 
 # -- rules --------------------------------------------------------------------------------------
+
+
+# Every ticket event's rules reaction reads the active rules (through kit.readcache).
+watch(Rule.__tablename__)
 
 
 async def list_rules(session: AsyncSession, *, active_only: bool = False) -> Sequence[Rule]:

@@ -39,6 +39,7 @@ from opora.events.service import Actor
 from opora.jobs.service import enqueue
 from opora.kb.links import article_url
 from opora.kb.models import ArticleStatus, KbArticle
+from opora.kit import readcache
 from opora.kit.time import utcnow
 from opora.shop import service as shop_service
 from opora.shop.models import Order
@@ -171,8 +172,14 @@ def _may_start(ticket: Ticket) -> bool:
 async def _channel_bots(uow: UnitOfWork, channel_ids: Sequence[int]) -> dict[int, channels.ChannelBot]:
     if not channel_ids:
         return {}
-    rows = (await uow.session.scalars(select(Channel).where(Channel.id.in_(channel_ids)))).all()
-    return {b.channel_id: b for b in await channels.for_channels(uow, [c for c in rows if c.is_active])}
+
+    async def load() -> dict[int, channels.ChannelBot]:
+        rows = (await uow.session.scalars(select(Channel).where(Channel.is_active.is_(True)))).all()
+        return {b.channel_id: b for b in await channels.for_channels(uow, list(rows))}
+
+    # Every new conversation asks; a desk has a handful of channels (kit.readcache).
+    every = await readcache.cached(uow.session, "bot.channel_bots", load)
+    return {channel_id: every[channel_id] for channel_id in channel_ids if channel_id in every}
 
 
 # --- answering (the job) --------------------------------------------------------------------

@@ -20,6 +20,7 @@ from opora.bot.models import (
     ModelStatus,
 )
 from opora.kb.models import KbArticle
+from opora.kit.readcache import cached, watch
 
 
 async def list_intents(session: AsyncSession, language: str | None) -> Sequence[BotIntent]:
@@ -160,5 +161,14 @@ def not_in_bot_mode(ticket_id: ColumnExpressionArgument[int]) -> ColumnElement[b
     )
 
 
+# Every new conversation asks whether the bot has a model and whether it talks on the channel.
+watch(BotModel.__tablename__, BotChannel.__tablename__)
+
+
 async def has_active_model(session: AsyncSession, language: str) -> bool:
-    return await active_model_head(session, language) is not None
+    """From the process's cache (kit.readcache): another process's activation shows within its TTL."""
+
+    async def load() -> bool:
+        return await active_model_head(session, language) is not None
+
+    return await cached(session, ("bot.has_active_model", language), load)

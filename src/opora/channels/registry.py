@@ -36,6 +36,10 @@ class ChannelType:
     name: str
     factory: AdapterFactory | None
     check_config: ConfigCheck | None = None
+    # The reply reaches the customer through the live push that follows its commit (the chat
+    # widget's socket, or its history on reconnect); the adapter's send has nothing to do, so
+    # the reply is recorded as sent in its own transaction instead of by a delivery job.
+    delivered_on_commit: bool = False
 
 
 _types: dict[str, ChannelType] = {API: ChannelType(API, None)}
@@ -43,13 +47,25 @@ _discovered = False
 
 
 def register(
-    type_name: str, adapter_factory: AdapterFactory, *, check_config: ConfigCheck | None = None
+    type_name: str,
+    adapter_factory: AdapterFactory,
+    *,
+    check_config: ConfigCheck | None = None,
+    delivered_on_commit: bool = False,
 ) -> None:
     """Make a channel type known. Registering the same factory again is harmless (re-import)."""
     current = _types.get(type_name)
     if current is not None and current.factory is not adapter_factory:
         raise ValueError(f"channel type {type_name!r} is already registered by another adapter")
-    _types[type_name] = ChannelType(type_name, adapter_factory, check_config)
+    _types[type_name] = ChannelType(type_name, adapter_factory, check_config, delivered_on_commit)
+
+
+def delivered_on_commit(type_name: str) -> bool:
+    """Whether replies on this channel type count as sent once committed (``ChannelType``)."""
+    try:
+        return get_type(type_name).delivered_on_commit
+    except UnknownChannelType:
+        return False
 
 
 _services: dict[str, ServiceFactory] = {}

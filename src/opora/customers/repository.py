@@ -21,6 +21,7 @@ from opora.customers.models import (
     SegmentChange,
     SegmentRule,
 )
+from opora.kit.readcache import watch
 from opora.kit.time import utcnow
 from opora.shop.models import Order, OrderStatus
 from opora.surveys.models import CsatSurvey
@@ -451,6 +452,10 @@ async def customer_ids_after(session: AsyncSession, after_id: int, *, limit: int
 
 
 # -- segment rules and their audit ---------------------------------------------------------------
+
+
+# Every inbound message's customer figures apply the active segment rules (kit.readcache).
+watch(SegmentRule.__tablename__)
 
 
 async def list_segment_rules(session: AsyncSession, *, active_only: bool = False) -> Sequence[SegmentRule]:

@@ -25,6 +25,7 @@ from opora.customers.models import Customer, SegmentChange, SegmentSource
 from opora.db import UnitOfWork
 from opora.events import service as events
 from opora.events.service import SYSTEM, Actor
+from opora.kit import readcache
 from opora.kit.time import utcnow
 
 REFRESH_TASK = "customers.refresh_segments"
@@ -57,14 +58,19 @@ def is_manual(customer: Customer) -> bool:
 
 async def active_rules(uow: UnitOfWork) -> list[RuleData]:
     """Read once per transaction: an inbound batch re-applies them to many customers."""
-    cached: list[RuleData] | None = uow.state.get(_RULES_KEY)
-    if cached is None:
-        cached = [
-            RuleData(r.id, r.segment, r.conditions)
-            for r in await repository.list_segment_rules(uow.session, active_only=True)
-        ]
-        uow.state[_RULES_KEY] = cached
-    return cached
+    found: list[RuleData] | None = uow.state.get(_RULES_KEY)
+    if found is None:
+
+        async def load() -> list[RuleData]:
+            return [
+                RuleData(r.id, r.segment, r.conditions)
+                for r in await repository.list_segment_rules(uow.session, active_only=True)
+            ]
+
+        # And once per process (kit.readcache): every inbound message re-applies them.
+        found = list(await readcache.cached(uow.session, "customers.segment_rules", load))
+        uow.state[_RULES_KEY] = found
+    return found
 
 
 def forget_rules(uow: UnitOfWork) -> None:

@@ -13,6 +13,7 @@ from opora.agents.models import Agent, Role, TeamMember
 from opora.bot import repository as bot_repo
 from opora.customers.models import Customer
 from opora.events.models import TicketEvent
+from opora.kit.readcache import cached, copy_row, watch
 from opora.routing.models import AgentRouting, PresenceChange, TeamRouting
 from opora.tickets.models import Ticket, TicketTag
 
@@ -37,11 +38,20 @@ async def get_team_settings(session: AsyncSession, team_id: int) -> TeamRouting 
     return await session.get(TeamRouting, team_id)
 
 
+# Every ticket event's routing reaction reads the teams' settings; admins edit them.
+watch(TeamRouting.__tablename__)
+
+
 async def team_settings_for(session: AsyncSession, team_ids: Collection[int]) -> dict[int, TeamRouting]:
+    """Read-only copies from the process's cache (kit.readcache): all teams' rows, one table."""
     if not team_ids:
         return {}
-    rows = await session.scalars(select(TeamRouting).where(TeamRouting.team_id.in_(sorted(team_ids))))
-    return {row.team_id: row for row in rows}
+
+    async def load() -> dict[int, TeamRouting]:
+        return {row.team_id: copy_row(row) for row in await session.scalars(select(TeamRouting))}
+
+    every = await cached(session, "routing.team_settings", load)
+    return {team_id: every[team_id] for team_id in sorted(team_ids) if team_id in every}
 
 
 async def list_team_settings(session: AsyncSession) -> Sequence[TeamRouting]:

@@ -165,7 +165,7 @@ async def expected_replies(uow: UnitOfWork, ticket_ids: Sequence[int], *, now: d
     if not ticket_ids:
         return {}
     session = uow.session
-    settings = await repo.get_settings(session)
+    settings = await repo.cached_settings(session)
     rows = await repo.ticket_rows(session, ticket_ids)
     return {tid: p.phrase for tid, p in (await _promises(session, settings, rows, now)).items()}
 
@@ -175,7 +175,7 @@ async def acknowledge(uow: UnitOfWork, ticket_ids: Sequence[int], *, now: dateti
     if not ticket_ids:
         return []
     session = uow.session
-    settings = await repo.get_settings(session)
+    settings = await repo.cached_settings(session)
     # A ticket the bot is answering gets the promise from the bot, if it hands off.
     with_bot = await bot_repo.active_conversations(session, ticket_ids)
     rows = {

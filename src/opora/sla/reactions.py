@@ -71,7 +71,7 @@ async def apply_facts(uow: UnitOfWork, facts: Sequence[Fact], *, now: datetime) 
     ]
     flags = await repo.message_metadata(session, inbound) if inbound else {}
     policies = await service.active_policies(session)
-    settings = await repo.get_settings(session)
+    settings = await repo.cached_settings(session)
     default_calendar = settings.default_calendar_id if settings else None
 
     tickets: dict[int, _Ticket] = {}

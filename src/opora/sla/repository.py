@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from opora.agents.models import Calendar, Team
 from opora.channels.models import Channel
 from opora.customers.models import Customer
+from opora.kit.readcache import cached, copy_row, watch
 from opora.sla.clock import SlaBadge, most_urgent
 from opora.sla.models import CalendarOverride, SlaPolicy, SlaSettings, TicketSla
 from opora.tickets.models import AuthorType, Direction, Message, Ticket
@@ -109,6 +110,20 @@ async def existing_team_ids(session: AsyncSession, team_ids: Sequence[int]) -> s
 
 async def get_settings(session: AsyncSession, *, for_update: bool = False) -> SlaSettings | None:
     return await session.get(SlaSettings, SETTINGS_ID, with_for_update=for_update or None)
+
+
+# Policies and settings are read by every ticket event's reactions and edited by admins.
+watch(SlaPolicy.__tablename__, SlaSettings.__tablename__, Channel.__tablename__)
+
+
+async def cached_settings(session: AsyncSession) -> SlaSettings | None:
+    """The settings row as every message's reactions read it: a shared read-only copy (kit.readcache)."""
+
+    async def load() -> SlaSettings | None:
+        row = await get_settings(session)
+        return None if row is None else copy_row(row)
+
+    return await cached(session, "sla.settings", load)
 
 
 def new_settings() -> SlaSettings:
@@ -226,12 +241,17 @@ async def tickets_with_automatic_reply(session: AsyncSession, ticket_ids: Sequen
 async def channel_settings(
     session: AsyncSession, channel_ids: Sequence[int]
 ) -> dict[int, tuple[bool, dict[str, Any]]]:
+    """Whether each channel is active and its settings: read-only, from the process's cache of
+    every channel (kit.readcache; a desk has a handful)."""
     if not channel_ids:
         return {}
-    rows = await session.execute(
-        select(Channel.id, Channel.is_active, Channel.settings).where(Channel.id.in_(set(channel_ids)))
-    )
-    return {cid: (bool(active), settings or {}) for cid, active, settings in rows}
+
+    async def load() -> dict[int, tuple[bool, dict[str, Any]]]:
+        rows = await session.execute(select(Channel.id, Channel.is_active, Channel.settings))
+        return {cid: (bool(active), settings or {}) for cid, active, settings in rows}
+
+    every = await cached(session, "sla.channel_settings", load)
+    return {cid: every[cid] for cid in set(channel_ids) if cid in every}
 
 
 # -- the inbox's read side --------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from opora.auth.permissions import Principal
 from opora.db import UnitOfWork
 from opora.kit import placeholders
 from opora.kit.errors import Conflict, InvalidInput, NotFound
+from opora.kit.readcache import cached
 from opora.kit.time import utcnow
 from opora.sla import clock
 from opora.sla import repository as repo
@@ -78,17 +79,22 @@ def calendar_or_24_7(calendars: dict[int, BusinessCalendar], calendar_id: int | 
 
 
 async def active_policies(session: Any) -> list[Policy]:
-    return [
-        from_row(
-            id=p.id,
-            position=p.position,
-            conditions=p.conditions,
-            targets=p.targets,
-            warning_percent=p.warning_percent,
-            name=p.name,
-        )
-        for p in await repo.list_policies(session, active_only=True)
-    ]
+    """The active policies in order; cached per process (kit.readcache), edits seen at once here."""
+
+    async def load() -> list[Policy]:
+        return [
+            from_row(
+                id=p.id,
+                position=p.position,
+                conditions=p.conditions,
+                targets=p.targets,
+                warning_percent=p.warning_percent,
+                name=p.name,
+            )
+            for p in await repo.list_policies(session, active_only=True)
+        ]
+
+    return list(await cached(session, "sla.active_policies", load))
 
 
 # -- policies --------------------------------------------------------------------------------------

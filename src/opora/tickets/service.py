@@ -11,11 +11,13 @@ from typing import Any
 from opora.agents import repository as agents_repo
 from opora.agents.models import Role
 from opora.auth.permissions import Principal, can_assign_to, can_see_ticket
+from opora.channels import registry as channel_registry
+from opora.channels.models import Channel
 from opora.customers import service as customers_service
 from opora.customers.models import Customer
 from opora.db import UnitOfWork
 from opora.events import service as events
-from opora.events.service import Actor, change
+from opora.events.service import SYSTEM, Actor, change
 from opora.jobs.service import enqueue
 from opora.kit.errors import Forbidden, InvalidInput, NotFound
 from opora.kit.html import sanitize_html
@@ -226,8 +228,39 @@ async def announce_message(
         team_id=team_id,
         assignee_id=assignee_id,
     )
-    if message.delivery_status == DeliveryStatus.QUEUED:
-        await enqueue(uow, DELIVER_TASK, {"message_id": message.id}, unique_key=f"deliver:{message.id}")
+    if message.delivery_status != DeliveryStatus.QUEUED:
+        return
+    if message.channel_id is not None and channel_registry.delivered_on_commit(message.channel_type):
+        await _sent_on_commit(uow, message, team_id=team_id, assignee_id=assignee_id)
+        return
+    await enqueue(uow, DELIVER_TASK, {"message_id": message.id}, unique_key=f"deliver:{message.id}")
+
+
+async def _sent_on_commit(
+    uow: UnitOfWork, message: Message, *, team_id: int | None, assignee_id: int | None
+) -> None:
+    """Record the outcome the delivery job would record for a channel whose replies travel with
+    the commit (the chat widget): sent, or failed on a deactivated channel. Same rows, one
+    transaction and no job: the job cost more CPU than the rest of the reply (ADR 0036)."""
+    channel = await uow.session.get(Channel, message.channel_id)
+    if channel is None:
+        message.delivery_status = DeliveryStatus.FAILED
+        message.delivery_error = "the ticket's channel no longer exists"
+    elif not channel.is_active:
+        message.delivery_status = DeliveryStatus.FAILED
+        message.delivery_error = f"channel {channel.name!r} is deactivated"
+    else:
+        message.delivery_status = DeliveryStatus.SENT
+        message.delivery_error = None
+    await events.record(
+        uow,
+        ticket_id=message.ticket_id,
+        kind="message_delivery",
+        actor=SYSTEM,
+        data={"message_id": message.id, "status": message.delivery_status, "error": message.delivery_error},
+        team_id=team_id,
+        assignee_id=assignee_id,
+    )
 
 
 async def _set_status(uow: UnitOfWork, ticket: Ticket, status: Status, actor: Actor, now: datetime) -> None:

@@ -111,7 +111,8 @@ async def test_a_read_frame_takes_a_bounded_list_of_ids_and_ignores_other_visito
         while frame["type"] == "typing":
             frame = await socket.receive()
         assert frame["type"] == "pong"
-    assert await statuses(runtime, answer) == {answer: "queued"}
+    # Sent on commit (chat replies need no delivery job, ADR 0036), and still not read.
+    assert await statuses(runtime, answer) == {answer: "sent"}
 
 
 def agent_message(message_id: int, author: str = "agent") -> dict[str, Any]:

@@ -17,7 +17,9 @@ from opora.channels.webchat.messages import on_ingested as _on_ingested
 from opora.inbox import batch as _batch
 from opora.inbox import service as _inbox
 
-_registry.register("webchat", WebchatAdapter, check_config=check_config)
+# A reply is on the visitor's screen by the hub's push after its commit, or in the history the
+# widget refetches on reconnect (ADR 0034); no delivery job (ADR 0036).
+_registry.register("webchat", WebchatAdapter, check_config=check_config, delivered_on_commit=True)
 if _on_ingested not in _inbox.inbound_hooks:
     _inbox.inbound_hooks.append(_on_ingested)
 if _mail.link_replies not in _inbox.inbound_hooks:

@@ -54,11 +54,14 @@ async def visitor_tickets(
     return {t.id: (t.team_id, t.assignee_id) for t in found.values()}
 
 
-async def widget_messages(uow: UnitOfWork, rows: Sequence[Message]) -> list[WidgetMessage]:
+async def widget_messages(
+    uow: UnitOfWork, rows: Sequence[Message], *, with_files: bool = True
+) -> list[WidgetMessage]:
+    """``with_files=False``: the caller knows these messages have no attachments."""
     names = await repository.agent_names(
         uow.session, sorted({m.author_agent_id for m in rows if m.author_agent_id})
     )
-    files = await repository.attachments_of(uow.session, [m.id for m in rows])
+    files = await repository.attachments_of(uow.session, [m.id for m in rows]) if with_files else {}
     return [widget_message(m, names, files.get(m.id, [])) for m in rows]
 
 

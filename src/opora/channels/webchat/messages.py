@@ -17,6 +17,7 @@ from opora.channels import service as channels_service
 from opora.channels.models import Channel
 from opora.channels.webchat import handoff, history, repository
 from opora.channels.webchat.adapter import CONTENT_TYPE, external_id
+from opora.channels.webchat.models import WebchatVisitor
 from opora.channels.webchat.schemas import Ack, MessageIn
 from opora.channels.webchat.sessions import VisitorRef
 from opora.channels.webchat.uploads import Upload
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 # Visitor-side news for every process's sockets: a visitor message stored, replies read.
 TOPIC = "webchat"
+_VISITORS = "webchat.visitors"
 
 
 async def post_message(
@@ -112,6 +114,7 @@ async def _store(
         queue=runtime is None,
     )
     if received.created:
+        uow.state.setdefault(_VISITORS, {})[row.key] = row
         row.last_external_id = key
         row.last_seen_at = utcnow()
         if runtime is not None and received.payload_id is not None:
@@ -127,9 +130,15 @@ async def on_ingested(uow: UnitOfWork, runtime: Runtime, ingested: list[Ingested
         return
     rows = {m.id: m for m in await repository.messages_by_id(uow.session, [i.message_id for i in mine])}
     tickets = await repository.tickets(uow.session, sorted({i.ticket_id for i in mine}))
-    shown = {m.id: m for m in await history.widget_messages(uow, list(rows.values()))}
+    with_files = any(i.inbound.attachments for i in mine)
+    shown = {m.id: m for m in await history.widget_messages(uow, list(rows.values()), with_files=with_files)}
     keys = sorted({str(i.inbound.metadata["webchat"]["visitor"]) for i in mine})
-    waiting = await repository.visitors_wanting_human(uow.session, keys)
+    # A message stored inline (``_store``) has its visitor's row loaded and locked already.
+    loaded: dict[str, WebchatVisitor] = uow.state.get(_VISITORS, {})
+    if all(key in loaded for key in keys):
+        waiting = {key: loaded[key] for key in keys if loaded[key].wants_human}
+    else:
+        waiting = await repository.visitors_wanting_human(uow.session, keys)
     if waiting:
         tagged = {i.ticket_id for i in mine if i.inbound.metadata["webchat"]["visitor"] in waiting}
         await handoff.tag_human(uow, [tickets[t] for t in sorted(tagged)])

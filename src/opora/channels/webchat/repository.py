@@ -12,14 +12,24 @@ from opora.agents.models import Agent, Presence, Team, TeamMember
 from opora.channels.models import Channel
 from opora.channels.webchat.models import WebchatEmailCopy, WebchatVisitor
 from opora.customers.models import CustomerIdentity
+from opora.kit.readcache import cached, copy_row, watch
 from opora.tickets.models import Attachment, DeliveryStatus, Direction, Message, Ticket
 
 CHANNEL_TYPE = "webchat"
 
 
+# Every widget frame and session looks its channel up by key; admins edit channels.
+watch(Channel.__tablename__)
+
+
 async def active_channels(session: AsyncSession) -> Sequence[Channel]:
-    query = select(Channel).where(Channel.type == CHANNEL_TYPE, Channel.is_active.is_(True))
-    return (await session.scalars(query)).all()
+    """Read-only copies from the process's cache (kit.readcache)."""
+
+    async def load() -> tuple[Channel, ...]:
+        query = select(Channel).where(Channel.type == CHANNEL_TYPE, Channel.is_active.is_(True))
+        return tuple(copy_row(row) for row in await session.scalars(query))
+
+    return await cached(session, "webchat.active_channels", load)
 
 
 async def visitor_by_token(
