@@ -310,9 +310,10 @@ def load_ru(data: Path, *, plain: bool = False) -> Shop:
 # -- the database -----------------------------------------------------------------------------------
 
 
-async def build(db: Database, shop: Shop, *, pad_to: int = 0) -> dict[int, str]:
+async def build(db: Database, shop: Shop, *, pad_to: int = 0, vectors: bool = True) -> dict[int, str]:
     """Writes the shop's articles (published) and the padding; returns article id → intent."""
     owner: dict[int, str] = {}
+    padding: list[int] = []
     keys: dict[str, str] = {}
     rng = random.Random(7)
     real = sorted({w for _, _, t, b in shop.articles for w in re.findall(r"\w{4,}", f"{t} {b}")})
@@ -347,6 +348,14 @@ async def build(db: Database, shop: Shop, *, pad_to: int = 0) -> dict[int, str]:
                 await search.index_article(uow, article)
                 if intent:
                     owner[article.id] = intent
+                else:
+                    padding.append(article.id)
+    # The vectors the embed jobs would write, in batches (the bench runs no worker).
+    ids = sorted(owner) + sorted(padding) if vectors else []
+    for start in range(0, len(ids), 256):
+        async with db.uow() as uow:
+            found = await search_repository.articles_by_ids(uow, ids[start : start + 256])
+            await search.embed_articles(uow, [found[i] for i in ids[start : start + 256]])
     # Planner statistics, as autovacuum would gather them soon after a bulk load: without them
     # PostgreSQL reads every article instead of the GIN index (p50 ~260 ms vs ~40 ms measured).
     async with db.uow() as uow:
@@ -409,13 +418,14 @@ async def run(args: argparse.Namespace) -> None:
     print(
         f"backend {backend}, split {args.split}, title weight {args.title_weight}, en responses/article "
         f"{args.responses}{', plain ru articles' if args.plain else ''}"
+        f"{', no vectors (full-text only)' if args.no_vectors else ', semantic fusion'}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for shop in shops:
             db = Database(
                 await asyncio.to_thread(_fresh_url, args.postgres, Path(tmp), f"opora_kb_bench_{shop.name}")
             )
-            owner = await build(db, shop)
+            owner = await build(db, shop, vectors=not args.no_vectors)
             m = await evaluate(db, owner, shop.questions[args.split], misses=args.misses)
             print(
                 f"{shop.name}: {len(shop.articles)} articles, {m['n']} questions  "
@@ -427,7 +437,7 @@ async def run(args: argparse.Namespace) -> None:
             db = Database(
                 await asyncio.to_thread(_fresh_url, args.postgres, Path(tmp), "opora_kb_bench_latency")
             )
-            await build(db, ru, pad_to=args.articles)
+            await build(db, ru, pad_to=args.articles, vectors=not args.no_vectors)
             typed = [q.text[: max(3, len(q.text) // 3)] for q in ru.questions["test"][:40]]
             queries = [q.text for q in ru.questions["test"]] + ["возврат", "пвз", "возрват денег", *typed]
             await latency(db, queries[:20], 1)  # warm-up: caches, prepared statements
@@ -448,6 +458,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--responses", type=int, default=RESPONSES_PER_ARTICLE)
     parser.add_argument("--title-weight", type=float, default=search_repository.TITLE_WEIGHT)
+    parser.add_argument(
+        "--no-vectors",
+        action="store_true",
+        help="store no article vectors: full-text ranking only, as before",
+    )
     parser.add_argument("--postgres", action="store_true", help=f"run on PostgreSQL ({PG_ADMIN})")
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args(argv)
