@@ -43,6 +43,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
@@ -50,10 +51,13 @@ from opora.db import Database
 from opora.kb import markdown
 from opora.kb.models import ArticleStatus, KbArticle
 from opora.kb.search import repository as search_repository
+from opora.kb.search import semantic
 from opora.kb.search import service as search
 from opora.kit.time import utcnow
 from opora.migrate import upgrade
 
+_REAL_EMBEDDER = semantic.embedder
+_REAL_WEIGHTS = search._clause_weights
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -383,9 +387,34 @@ async def evaluate(
     }
 
 
-async def latency(db: Database, queries: Sequence[str], rounds: int) -> tuple[float, float, float]:
-    """p50 and p99 wall milliseconds, and the process CPU milliseconds per search (all threads:
-    the query's encoding runs in one): on a shared machine CPU is the steadier figure."""
+class _NoVectors:
+    """An encoder of which no vector is stored: search then runs the full-text ranking alone,
+    as before semantic fusion (``--compare``)."""
+
+    name = "none"
+
+    def encode(self, texts: Sequence[str]) -> Any:
+        raise AssertionError("never called: no vector of this encoder exists")
+
+
+def _full_text_only(on: bool) -> None:
+    """Switches this process between the search before ADR 0037 (no vectors, no IDF weights on
+    PostgreSQL) and after it."""
+    if on:
+        semantic.embedder = lambda: _NoVectors()  # type: ignore[assignment,return-value]
+
+        async def no_weights(uow: Any, parsed: Any) -> list[tuple[str, float]]:
+            return []
+
+        search._clause_weights = no_weights  # type: ignore[assignment]
+    else:
+        semantic.embedder = _REAL_EMBEDDER
+        search._clause_weights = _REAL_WEIGHTS
+
+
+async def latency(db: Database, queries: Sequence[str], rounds: int) -> tuple[list[float], float]:
+    """Wall milliseconds of each search, and the process CPU milliseconds per search (all
+    threads: the query's encoding runs in one): on a shared machine CPU is the steadier figure."""
     timings = []
     cpu = time.process_time()
     for _ in range(rounds):
@@ -394,9 +423,7 @@ async def latency(db: Database, queries: Sequence[str], rounds: int) -> tuple[fl
             async with db.uow() as uow:
                 await search.search(uow, q, scope=search.public_scope("ru"), limit=10)
             timings.append((time.perf_counter() - started) * 1000)
-    cpu_ms = (time.process_time() - cpu) * 1000 / len(timings)
-    timings.sort()
-    return statistics.median(timings), timings[int(len(timings) * 0.99) - 1], cpu_ms
+    return timings, (time.process_time() - cpu) * 1000 / len(timings)
 
 
 def _fresh_url(postgres: bool, tmp: Path, name: str) -> str:
@@ -444,12 +471,26 @@ async def run(args: argparse.Namespace) -> None:
             await build(db, ru, pad_to=args.articles, vectors=not args.no_vectors)
             typed = [q.text[: max(3, len(q.text) // 3)] for q in ru.questions["test"][:40]]
             queries = [q.text for q in ru.questions["test"]] + ["возврат", "пвз", "возрват денег", *typed]
-            await latency(db, queries[:20], 1)  # warm-up: caches, prepared statements
-            p50, p99, cpu = await latency(db, queries, args.rounds)
-            print(
-                f"latency at {args.articles} articles ({len(queries) * args.rounds} searches): "
-                f"p50 {p50:.2f} ms  p99 {p99:.2f} ms  CPU {cpu:.2f} ms/search"
-            )
+            modes = [True, False] if args.compare else [False]
+            for full_text_only in modes:
+                _full_text_only(full_text_only)
+                await latency(db, queries[:20], 1)  # warm-up: caches, prepared statements
+            figures: dict[bool, list[tuple[list[float], float]]] = defaultdict(list)
+            # Old and new alternate round by round, so that load from other processes hits both.
+            for _ in range(args.rounds):
+                for full_text_only in modes:
+                    _full_text_only(full_text_only)
+                    figures[full_text_only].append(await latency(db, queries, 1))
+            _full_text_only(False)
+            for full_text_only in modes:
+                rows = figures[full_text_only]
+                timings = sorted(t for r in rows for t in r[0])
+                label = "full-text only (before)" if full_text_only else "as configured"
+                print(
+                    f"latency at {args.articles} articles, {label} ({len(timings)} searches): "
+                    f"p50 {statistics.median(timings):.2f} ms  p99 {timings[int(len(timings) * 0.99) - 1]:.2f} ms  "
+                    f"CPU {statistics.mean(r[1] for r in rows):.2f} ms/search"
+                )
             await db.dispose()
 
 
@@ -463,6 +504,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--responses", type=int, default=RESPONSES_PER_ARTICLE)
     parser.add_argument("--title-weight", type=float, default=search_repository.TITLE_WEIGHT)
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="latency: alternate rounds without vectors and IDF (before) and with",
+    )
     parser.add_argument(
         "--no-vectors",
         action="store_true",
