@@ -144,3 +144,20 @@ async def test_a_rare_word_outweighs_a_common_one(client: httpx.AsyncClient, des
     found = hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "заказ без крепежа"}))
     assert found[0] == rare["id"] and common["id"] in found
     assert search.DF_TTL > 0
+
+
+async def test_a_failing_encoder_leaves_full_text_search_working(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payment = await make_article(
+        client, desk.olga_h, title="Способы оплаты", body_md="Картой онлайн.", publish_h=desk.supervisor_h
+    )
+    await drain(runtime)
+
+    class Broken(ConceptEmbedder):
+        def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+            raise RuntimeError("model file is damaged")
+
+    monkeypatch.setattr(semantic, "embedder", lambda: Broken())
+    assert hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "способы оплаты"})) == [payment["id"]]
+    assert hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "apple pay"})) == []

@@ -6,6 +6,7 @@ The portal, the widget and the agent UI call these functions; endpoints are thin
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import re
 import time
@@ -28,6 +29,8 @@ from opora.kit.errors import InvalidInput, NotFound
 from opora.kit.text import fold, from_translit, stem, stemmed_text, stems
 from opora.kit.time import utcnow
 from opora.tickets.service import visible_ticket
+
+_log = logging.getLogger(__name__)
 
 MAX_LIMIT = 50
 # Typo correction is for short queries: in a long one the other words carry the meaning.
@@ -220,7 +223,13 @@ async def _find(
     if encoding is None:
         shown = await repository.articles_by_ids(uow, [article_id for article_id, _ in lexical])
         return [(shown[i], score) for i, score in lexical if i in shown], len(lexical)
-    vector = (await encoding)[0]
+    try:
+        vector = (await encoding)[0]
+    except Exception:
+        # A broken encoder must not break search: the full-text ranking alone is still an answer.
+        _log.exception("kb search: the query encoder failed; full-text ranking only")
+        shown = await repository.articles_by_ids(uow, [article_id for article_id, _ in lexical[:limit]])
+        return [(shown[i], score) for i, score in lexical[:limit] if i in shown], len(lexical)
     near = index.similarities(vector, scope.language)
     matched = {article_id for article_id, _ in lexical}
     floor = MIN_SIMILARITY if not lexical else MIN_SIMILARITY_BESIDE
