@@ -43,7 +43,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import text
 
@@ -56,8 +55,6 @@ from opora.kb.search import service as search
 from opora.kit.time import utcnow
 from opora.migrate import upgrade
 
-_REAL_EMBEDDER = semantic.embedder
-_REAL_WEIGHTS = search._clause_weights
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -387,29 +384,10 @@ async def evaluate(
     }
 
 
-class _NoVectors:
-    """An encoder of which no vector is stored: search then runs the full-text ranking alone,
-    as before semantic fusion (``--compare``)."""
-
-    name = "none"
-
-    def encode(self, texts: Sequence[str]) -> Any:
-        raise AssertionError("never called: no vector of this encoder exists")
-
-
 def _full_text_only(on: bool) -> None:
     """Switches this process between the search before ADR 0037 (no vectors, no IDF weights on
-    PostgreSQL) and after it."""
-    if on:
-        semantic.embedder = lambda: _NoVectors()  # type: ignore[assignment,return-value]
-
-        async def no_weights(uow: Any, parsed: Any) -> list[tuple[str, float]]:
-            return []
-
-        search._clause_weights = no_weights  # type: ignore[assignment]
-    else:
-        semantic.embedder = _REAL_EMBEDDER
-        search._clause_weights = _REAL_WEIGHTS
+    PostgreSQL: ``Settings.kb_search_reranking`` off, the default) and after it."""
+    semantic.configure(enabled=not on)
 
 
 async def latency(db: Database, queries: Sequence[str], rounds: int) -> tuple[list[float], float]:
@@ -442,6 +420,7 @@ def _fresh_url(postgres: bool, tmp: Path, name: str) -> str:
 
 async def run(args: argparse.Namespace) -> None:
     search_repository.TITLE_WEIGHT = args.title_weight
+    _full_text_only(args.no_vectors)
     shops = [load_en(args.data, args.responses), load_ru(args.data, plain=args.plain)]
     if args.only:
         shops = [s for s in shops if s.name == args.only]

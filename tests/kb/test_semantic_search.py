@@ -8,6 +8,7 @@ which article is near a query is known in advance and no model is loaded.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -15,11 +16,12 @@ import pytest
 from numpy.typing import NDArray
 from sqlalchemy import func, select
 
+from opora.config import Settings
 from opora.jobs.worker import Worker
 from opora.kb.models import KbArticleVector
 from opora.kb.search import semantic
 from opora.kb.search import service as search
-from opora.runtime import Runtime
+from opora.runtime import Runtime, build_runtime
 from tests.kb.conftest import KB, PUBLIC, hit_ids, make_article
 from tests.support.factories import Desk
 
@@ -49,6 +51,7 @@ class ConceptEmbedder:
 def concepts(monkeypatch: pytest.MonkeyPatch) -> ConceptEmbedder:
     model = ConceptEmbedder()
     monkeypatch.setattr(semantic, "embedder", lambda: model)
+    monkeypatch.setattr(semantic, "ENABLED", True)  # Settings.kb_search_reranking
     return model
 
 
@@ -78,6 +81,39 @@ async def test_vectors_find_an_article_sharing_no_word_and_nonsense_finds_nothin
     assert hit_ids(r)[0] == complaint["id"]
     # A query near no topic and matching no word: nothing, so it shows up as a content gap.
     assert hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "погода завтра"})) == []
+
+
+async def test_with_reranking_off_no_vector_is_written_and_search_is_full_text(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(semantic, "ENABLED", False)
+
+    class Untouched:
+        name = "test-concepts"
+
+        def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+            raise AssertionError("the encoder must not run while re-ranking is off")
+
+    monkeypatch.setattr(semantic, "embedder", lambda: Untouched())
+    sup = desk.supervisor_h
+    payment = await make_article(
+        client, desk.olga_h, title="Способы оплаты", body_md="Оплатить можно картой онлайн.", publish_h=sup
+    )
+    await drain(runtime)
+    async with runtime.db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(KbArticleVector)) == 0
+    assert hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "Apple Pay работает?"})) == []
+    assert hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "оплата картой"})) == [payment["id"]]
+
+
+def test_the_setting_switches_reranking_on_for_the_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(semantic, "ENABLED", False)
+    build_runtime(Settings(data_dir=tmp_path, _env_file=None))  # type: ignore[call-arg]
+    assert semantic.ENABLED is False
+    build_runtime(Settings(data_dir=tmp_path, kb_search_reranking=True, _env_file=None))  # type: ignore[call-arg]
+    assert semantic.ENABLED is True
 
 
 async def test_vectors_obey_visibility_language_and_edits(

@@ -19,7 +19,7 @@ import re
 import time
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,10 +34,18 @@ SEMANTIC_WEIGHT = 5.0
 # Nearest vectors taken as candidates besides the full-text ones.
 CANDIDATES = 20
 REFRESH_SECONDS = 5.0
+# Whether this process re-ranks with vectors (``Settings.kb_search_reranking``). Off, search
+# is the full-text ranking alone, no vector is written and the encoder is never loaded.
+ENABLED = False
 # An article body past this many characters adds little to its meaning and costs encoding time.
 MAX_EMBED_CHARS = 4_000
 MAX_SENTENCES = 60
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+
+
+def configure(*, enabled: bool) -> None:
+    global ENABLED
+    ENABLED = enabled
 
 
 def embedder() -> Embedder:
@@ -73,6 +81,15 @@ def article_vectors(model: Embedder, articles: Sequence[tuple[str, str]]) -> NDA
     return out
 
 
+def _dot(matrix: NDArray[np.float32], vector: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``matrix @ vector`` without BLAS. OpenBLAS hands a 10,000 x 512 product to its worker
+    threads, which then spin waiting for more work: on two cores that spinning took the CPU the
+    rest of the search needed (bench/kb_search.py at 2,000 articles: 35 ms of process CPU per
+    search with ``@``, 22-24 ms with this loop; the product itself is ~1.4 ms either way)."""
+    product: NDArray[np.float32] = np.einsum("ij,j->i", matrix, vector)
+    return product
+
+
 @dataclass(slots=True)
 class VectorIndex:
     encoder: str
@@ -81,6 +98,11 @@ class VectorIndex:
     languages: NDArray[np.str_]
     matrix: NDArray[np.float32]
     checked: float
+    # Row of each article id, built once per loaded copy rather than on every search.
+    position: dict[int, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.position = {int(article_id): row for row, article_id in enumerate(self.ids)}
 
     @property
     def empty(self) -> bool:
@@ -90,7 +112,7 @@ class VectorIndex:
         """Cosine of the query to the ``CANDIDATES`` nearest articles in the language."""
         if self.empty:
             return {}
-        scores = self.matrix @ query
+        scores = _dot(self.matrix, query)
         if language:
             scores = np.where(self.languages == language, scores, -np.inf)
         take = min(CANDIDATES, len(scores))
@@ -99,13 +121,18 @@ class VectorIndex:
 
     def similarity_of(self, query: NDArray[np.float32], ids: Sequence[int]) -> dict[int, float]:
         """Cosine of the query to the given articles that have a vector."""
-        position = {int(article_id): row for row, article_id in enumerate(self.ids)}
+        position = self.position
         rows = [(i, position[i]) for i in ids if i in position]
         if not rows:
             return {}
-        values = self.matrix[[row for _, row in rows]] @ query
+        values = _dot(self.matrix[[row for _, row in rows]], query)
         return {article_id: float(v) for (article_id, _), v in zip(rows, values, strict=True)}
 
+
+# What search uses while re-ranking is off: no vectors, so the full-text path runs unchanged.
+NO_VECTORS = VectorIndex(
+    "", (0, 0), np.zeros(0, dtype=np.int64), np.zeros(0, dtype="<U2"), np.zeros((0, 1), dtype=np.float32), 0.0
+)
 
 _indexes: weakref.WeakKeyDictionary[Database, VectorIndex] = weakref.WeakKeyDictionary()
 

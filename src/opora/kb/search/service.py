@@ -106,8 +106,9 @@ async def index_article(uow: UnitOfWork, article: KbArticle) -> None:
     body = stemmed_text([article.body_text, " ".join(article.tags)])
     await repository.save_doc(uow, article, title=title, body=body)
     await repository.add_terms(uow, (title + " " + body).split())
-    # Encoding takes tens of milliseconds and a loaded model: a job does it after the commit.
-    await enqueue(uow, EMBED_TASK, {"article_id": article.id})
+    if semantic.ENABLED:
+        # Encoding takes tens of milliseconds and a loaded model: a job does it after the commit.
+        await enqueue(uow, EMBED_TASK, {"article_id": article.id})
 
 
 async def embed_articles(uow: UnitOfWork, articles: Sequence[KbArticle]) -> None:
@@ -214,7 +215,7 @@ async def _find(
 ) -> tuple[list[tuple[KbArticle, float]], int]:
     """(article, score) best first, and how many articles the full-text ranking matched."""
     expression = query.fts5_expression(parsed) if uow.is_sqlite else query.tsquery_expression(parsed)
-    weighted = [] if uow.is_sqlite else await _clause_weights(uow, parsed)
+    weighted = [] if uow.is_sqlite or not semantic.ENABLED else await _clause_weights(uow, parsed)
     if encoding is None and not weighted:
         found = await repository.search(uow, expression, scope, limit=limit)
         return found, len(found)
@@ -266,7 +267,7 @@ async def search(
         return result
     # The query's vector is computed in a thread while the full-text statements run.
     model = semantic.embedder()
-    index = await semantic.vector_index(uow, model.name)
+    index = await semantic.vector_index(uow, model.name) if semantic.ENABLED else semantic.NO_VECTORS
     encoding = (
         None if index.empty else asyncio.create_task(encode_async(model, [text[: query.MAX_QUERY_CHARS]]))
     )
