@@ -50,6 +50,7 @@ from opora.db import Database
 from opora.kb import markdown
 from opora.kb.models import ArticleStatus, KbArticle
 from opora.kb.search import repository as search_repository
+from opora.kb.search import semantic
 from opora.kb.search import service as search
 from opora.kit.time import utcnow
 from opora.migrate import upgrade
@@ -310,9 +311,10 @@ def load_ru(data: Path, *, plain: bool = False) -> Shop:
 # -- the database -----------------------------------------------------------------------------------
 
 
-async def build(db: Database, shop: Shop, *, pad_to: int = 0) -> dict[int, str]:
+async def build(db: Database, shop: Shop, *, pad_to: int = 0, vectors: bool = True) -> dict[int, str]:
     """Writes the shop's articles (published) and the padding; returns article id → intent."""
     owner: dict[int, str] = {}
+    padding: list[int] = []
     keys: dict[str, str] = {}
     rng = random.Random(7)
     real = sorted({w for _, _, t, b in shop.articles for w in re.findall(r"\w{4,}", f"{t} {b}")})
@@ -347,6 +349,14 @@ async def build(db: Database, shop: Shop, *, pad_to: int = 0) -> dict[int, str]:
                 await search.index_article(uow, article)
                 if intent:
                     owner[article.id] = intent
+                else:
+                    padding.append(article.id)
+    # The vectors the embed jobs would write, in batches (the bench runs no worker).
+    ids = sorted(owner) + sorted(padding) if vectors else []
+    for start in range(0, len(ids), 256):
+        async with db.uow() as uow:
+            found = await search_repository.articles_by_ids(uow, ids[start : start + 256])
+            await search.embed_articles(uow, [found[i] for i in ids[start : start + 256]])
     # Planner statistics, as autovacuum would gather them soon after a bulk load: without them
     # PostgreSQL reads every article instead of the GIN index (p50 ~260 ms vs ~40 ms measured).
     async with db.uow() as uow:
@@ -374,16 +384,24 @@ async def evaluate(
     }
 
 
-async def latency(db: Database, queries: Sequence[str], rounds: int) -> tuple[float, float]:
+def _full_text_only(on: bool) -> None:
+    """Switches this process between the search before ADR 0037 (no vectors, no IDF weights on
+    PostgreSQL: ``Settings.kb_search_reranking`` off, the default) and after it."""
+    semantic.configure(enabled=not on)
+
+
+async def latency(db: Database, queries: Sequence[str], rounds: int) -> tuple[list[float], float]:
+    """Wall milliseconds of each search, and the process CPU milliseconds per search (all
+    threads: the query's encoding runs in one): on a shared machine CPU is the steadier figure."""
     timings = []
+    cpu = time.process_time()
     for _ in range(rounds):
         for q in queries:
             started = time.perf_counter()
             async with db.uow() as uow:
                 await search.search(uow, q, scope=search.public_scope("ru"), limit=10)
             timings.append((time.perf_counter() - started) * 1000)
-    timings.sort()
-    return statistics.median(timings), timings[int(len(timings) * 0.99) - 1]
+    return timings, (time.process_time() - cpu) * 1000 / len(timings)
 
 
 def _fresh_url(postgres: bool, tmp: Path, name: str) -> str:
@@ -402,6 +420,7 @@ def _fresh_url(postgres: bool, tmp: Path, name: str) -> str:
 
 async def run(args: argparse.Namespace) -> None:
     search_repository.TITLE_WEIGHT = args.title_weight
+    _full_text_only(args.no_vectors)
     shops = [load_en(args.data, args.responses), load_ru(args.data, plain=args.plain)]
     if args.only:
         shops = [s for s in shops if s.name == args.only]
@@ -409,13 +428,14 @@ async def run(args: argparse.Namespace) -> None:
     print(
         f"backend {backend}, split {args.split}, title weight {args.title_weight}, en responses/article "
         f"{args.responses}{', plain ru articles' if args.plain else ''}"
+        f"{', no vectors (full-text only)' if args.no_vectors else ', semantic fusion'}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for shop in shops:
             db = Database(
                 await asyncio.to_thread(_fresh_url, args.postgres, Path(tmp), f"opora_kb_bench_{shop.name}")
             )
-            owner = await build(db, shop)
+            owner = await build(db, shop, vectors=not args.no_vectors)
             m = await evaluate(db, owner, shop.questions[args.split], misses=args.misses)
             print(
                 f"{shop.name}: {len(shop.articles)} articles, {m['n']} questions  "
@@ -427,14 +447,29 @@ async def run(args: argparse.Namespace) -> None:
             db = Database(
                 await asyncio.to_thread(_fresh_url, args.postgres, Path(tmp), "opora_kb_bench_latency")
             )
-            await build(db, ru, pad_to=args.articles)
+            await build(db, ru, pad_to=args.articles, vectors=not args.no_vectors)
             typed = [q.text[: max(3, len(q.text) // 3)] for q in ru.questions["test"][:40]]
             queries = [q.text for q in ru.questions["test"]] + ["возврат", "пвз", "возрват денег", *typed]
-            await latency(db, queries[:20], 1)  # warm-up: caches, prepared statements
-            p50, p99 = await latency(db, queries, args.rounds)
-            print(
-                f"latency at {args.articles} articles ({len(queries) * args.rounds} searches): p50 {p50:.2f} ms  p99 {p99:.2f} ms"
-            )
+            modes = [True, False] if args.compare else [False]
+            for full_text_only in modes:
+                _full_text_only(full_text_only)
+                await latency(db, queries[:20], 1)  # warm-up: caches, prepared statements
+            figures: dict[bool, list[tuple[list[float], float]]] = defaultdict(list)
+            # Old and new alternate round by round, so that load from other processes hits both.
+            for _ in range(args.rounds):
+                for full_text_only in modes:
+                    _full_text_only(full_text_only)
+                    figures[full_text_only].append(await latency(db, queries, 1))
+            _full_text_only(False)
+            for full_text_only in modes:
+                rows = figures[full_text_only]
+                timings = sorted(t for r in rows for t in r[0])
+                label = "full-text only (before)" if full_text_only else "as configured"
+                print(
+                    f"latency at {args.articles} articles, {label} ({len(timings)} searches): "
+                    f"p50 {statistics.median(timings):.2f} ms  p99 {timings[int(len(timings) * 0.99) - 1]:.2f} ms  "
+                    f"CPU {statistics.mean(r[1] for r in rows):.2f} ms/search"
+                )
             await db.dispose()
 
 
@@ -448,6 +483,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--responses", type=int, default=RESPONSES_PER_ARTICLE)
     parser.add_argument("--title-weight", type=float, default=search_repository.TITLE_WEIGHT)
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="latency: alternate rounds without vectors and IDF (before) and with",
+    )
+    parser.add_argument(
+        "--no-vectors",
+        action="store_true",
+        help="store no article vectors: full-text ranking only, as before",
+    )
     parser.add_argument("--postgres", action="store_true", help=f"run on PostgreSQL ({PG_ADMIN})")
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args(argv)

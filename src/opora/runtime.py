@@ -8,6 +8,7 @@ from opora.config import Settings
 from opora.db import Database
 from opora.events import reactions
 from opora.events.bus import EventBus, make_bus
+from opora.kb.search import semantic
 from opora.kit.crypto import SecretBox
 from opora.kit.storage import AttachmentStore
 
@@ -36,6 +37,10 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
     settings = settings or Settings()
     settings.ensure_data_dir()
     reactions.discover()  # SLA, routing and rules react to ticket events in every process
+    if settings.kb_search_reranking:
+        # Only ever switched on: a process serves one desk, and tests that build several
+        # runtimes switch it per test instead.
+        semantic.configure(enabled=True)
     db = Database(settings.resolved_database_url)
     bus = make_bus(settings.redis_url)
     db.publisher = bus

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, false
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -158,6 +158,26 @@ class KbSearchDoc(Base):
     language: Mapped[str] = mapped_column(String(2), server_default="")
     status: Mapped[str] = mapped_column(String(10), server_default="")
     internal: Mapped[bool] = mapped_column(Boolean, server_default=false())
+
+
+class KbArticleVector(Base):
+    """An article's sentence embedding (float32 bytes, L2-normalised), for semantic re-ranking.
+
+    Written by the ``kb.embed_article`` job after every change that re-indexes the article, so a
+    slow encoder never holds up an editor's request. ``revision`` grows on every write: searching
+    processes compare count and sum of revisions to know their in-memory copy is stale.
+    """
+
+    __tablename__ = "kb_article_vectors"
+
+    article_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("kb_articles.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    # A copy of the article's language, so a search in one language ranks only its vectors.
+    language: Mapped[str] = mapped_column(String(2))
+    encoder: Mapped[str] = mapped_column(String(40))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class KbTerm(Base):

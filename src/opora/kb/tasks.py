@@ -1,4 +1,5 @@
-"""Knowledge-base housekeeping: forgetting old searches, and rebuilding the search index."""
+"""Knowledge-base housekeeping: forgetting old searches, rebuilding the search index, and the
+articles' sentence vectors."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from opora.jobs.registry import JobContext, periodic, task
 from opora.jobs.service import enqueue
 from opora.kb import repository
 from opora.kb.search import repository as search_repository
-from opora.kb.search.service import index_article
+from opora.kb.search.service import EMBED_TASK, embed_articles, index_article
 from opora.kit.time import utcnow
 
 PURGE_TASK = "kb.purge_search_log"
@@ -34,3 +35,11 @@ async def reindex(ctx: JobContext, payload: dict[str, Any]) -> None:
         await index_article(ctx.uow, article)
     if len(batch) == REINDEX_BATCH:
         await enqueue(ctx.uow, REINDEX_TASK, {"after_id": batch[-1].id})
+
+
+@task(EMBED_TASK, max_attempts=5, timeout=120)
+async def embed_article(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """The article's vector from its text as it is now (a later edit queues another job); an
+    article deleted meanwhile needs none."""
+    found = await search_repository.articles_by_ids(ctx.uow, [int(payload["article_id"])])
+    await embed_articles(ctx.uow, list(found.values()))

@@ -148,9 +148,14 @@ def _quoted_ts(phrase: Phrase) -> str:
     return " <-> ".join(f"'{word}'" for word in phrase)
 
 
-def tsquery_expression(query: ParsedQuery) -> str:
+def tsquery_clauses(query: ParsedQuery) -> list[str]:
+    """One tsquery per clause: what PostgreSQL weighs by its document frequency."""
     parts = []
     for clause in query.clauses:
         terms = [f"({_quoted_ts(phrase)}{':*' if prefix else ''})" for phrase, prefix in clause.terms()]
         parts.append(" | ".join(terms))
-    return " | ".join(f"({p})" for p in parts)
+    return parts
+
+
+def tsquery_expression(query: ParsedQuery) -> str:
+    return " | ".join(f"({p})" for p in tsquery_clauses(query))

@@ -34,9 +34,18 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql import Select
 
 from opora.db import UnitOfWork
-from opora.kb.models import ArticleStatus, KbArticle, KbSearchDoc, KbSearchLog, KbSynonym, KbTerm
+from opora.kb.models import (
+    ArticleStatus,
+    KbArticle,
+    KbArticleVector,
+    KbSearchDoc,
+    KbSearchLog,
+    KbSynonym,
+    KbTerm,
+)
 from opora.tickets.models import Direction, Message
 
 FTS_TABLE = "kb_fts"
@@ -65,6 +74,8 @@ TITLE_WEIGHT = 3.0
 _PG_WEIGHTS = "{0.1, 0.2, 0.3, 1.0}"
 # ts_rank's normalisation flags: 1 divides the rank by 1 + log(document length).
 PG_NORMALIZATION = 1
+# ts_rank's best this many are scored again with IDF weights (PostgreSQL).
+RESCORED = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +182,34 @@ def _filters(scope: Scope, on: type[KbSearchDoc] | type[KbArticle]) -> list[Colu
 _FTS = table(FTS_TABLE, column("rowid"))
 
 
+def _ranked(expression: str, scope: Scope, *, is_sqlite: bool) -> Select[Any]:
+    """(article id, score) of the full-text matches in scope, best first; higher is better."""
+    score: ColumnElement[Any]
+    if is_sqlite:
+        # Only a constant is formatted in; the expression travels as a bound parameter. The docs'
+        # visibility copies are read from their covering index, never from the table's rows
+        # (their long stemmed texts come first and spill onto overflow pages).
+        score = literal_column(f"-bm25({FTS_TABLE}, {float(TITLE_WEIGHT)}, 1.0)")
+        return (
+            select(KbSearchDoc.article_id.label("id"), score.label("score"))
+            .join(_FTS, _FTS.c.rowid == KbSearchDoc.article_id)
+            .where(literal_column(FTS_TABLE).op("MATCH")(bindparam("expression", expression)))
+            .where(*_filters(scope, KbSearchDoc))
+            .order_by(literal_column("score").desc(), KbSearchDoc.article_id)
+        )
+    tsquery = func.to_tsquery(literal_column("'simple'"), bindparam("expression", expression))
+    score = func.ts_rank(literal_column(f"'{_PG_WEIGHTS}'"), KbSearchDoc.tsv, tsquery, PG_NORMALIZATION)
+    # Filtered on the articles, not on the docs' copies: given those columns, the planner
+    # (underestimating a prefix match) scanned their index in full instead of the GIN index,
+    # 60 ms instead of 2; an article's short columns are cheap to read here (TOAST).
+    return (
+        select(KbSearchDoc.article_id.label("id"), score.label("score"))
+        .join(KbArticle, KbArticle.id == KbSearchDoc.article_id)
+        .where(KbSearchDoc.tsv.op("@@")(tsquery), *_filters(scope, KbArticle))
+        .order_by(literal_column("score").desc(), KbSearchDoc.article_id)
+    )
+
+
 async def search(
     uow: UnitOfWork, expression: str, scope: Scope, *, limit: int
 ) -> list[tuple[KbArticle, float]]:
@@ -181,35 +220,11 @@ async def search(
     filter and to carry their text through the sort, was about a third of the statement's SQL
     time at 10,000 articles, and more for queries matching thousands).
     """
-    score: ColumnElement[Any]
     if uow.is_sqlite:
         await ensure_index(uow)
-        # Only a constant is formatted in; the expression travels as a bound parameter. The docs'
-        # visibility copies are read from their covering index, never from the table's rows
-        # (their long stemmed texts come first and spill onto overflow pages).
-        score = literal_column(f"-bm25({FTS_TABLE}, {float(TITLE_WEIGHT)}, 1.0)")
-        ranked = (
-            select(KbSearchDoc.article_id.label("id"), score.label("score"))
-            .join(_FTS, _FTS.c.rowid == KbSearchDoc.article_id)
-            .where(literal_column(FTS_TABLE).op("MATCH")(bindparam("expression", expression)))
-            .where(*_filters(scope, KbSearchDoc))
-            .order_by(literal_column("score").desc(), KbSearchDoc.article_id)
-        )
-    else:
-        tsquery = func.to_tsquery(literal_column("'simple'"), bindparam("expression", expression))
-        score = func.ts_rank(literal_column(f"'{_PG_WEIGHTS}'"), KbSearchDoc.tsv, tsquery, PG_NORMALIZATION)
-        # Filtered on the articles, not on the docs' copies: given those columns, the planner
-        # (underestimating a prefix match) scanned their index in full instead of the GIN index,
-        # 60 ms instead of 2; an article's short columns are cheap to read here (TOAST).
-        ranked = (
-            select(KbSearchDoc.article_id.label("id"), score.label("score"))
-            .join(KbArticle, KbArticle.id == KbSearchDoc.article_id)
-            .where(KbSearchDoc.tsv.op("@@")(tsquery), *_filters(scope, KbArticle))
-            .order_by(literal_column("score").desc(), KbSearchDoc.article_id)
-        )
     # The winners' articles join the ranking from outside its LIMIT: one statement, and only
     # the few articles shown are read and built.
-    top = ranked.limit(limit).subquery("ranked")
+    top = _ranked(expression, scope, is_sqlite=uow.is_sqlite).limit(limit).subquery("ranked")
     stmt = (
         select(KbArticle, top.c.score)
         .join(top, top.c.id == KbArticle.id)
@@ -217,6 +232,103 @@ async def search(
     )
     rows = (await uow.session.execute(stmt)).all()
     return [(row[0], float(row[1])) for row in rows]
+
+
+async def rank_ids(
+    uow: UnitOfWork,
+    expression: str,
+    scope: Scope,
+    *,
+    limit: int,
+    weighted: Sequence[tuple[str, float]] = (),
+) -> list[tuple[int, float]]:
+    """The full-text ranking's top ``limit`` as (id, score), no article read.
+
+    ``weighted`` (PostgreSQL only): (clause tsquery, IDF) pairs. ts_rank knows no document
+    frequencies, so a common word («заказ») counts as much as a rare one («крепеж»); the
+    ``RESCORED`` best by ts_rank are scored again as the IDF-weighted sum of each clause's
+    ts_rank (BM25's idea, as SQLite's bm25 has it), which costs a few ts_rank calls on those
+    rows only.
+    """
+    if uow.is_sqlite:
+        await ensure_index(uow)
+    if uow.is_sqlite or not weighted:
+        stmt = _ranked(expression, scope, is_sqlite=uow.is_sqlite).limit(limit)
+        return [(int(row[0]), float(row[1])) for row in (await uow.session.execute(stmt)).all()]
+    inner = (
+        _ranked(expression, scope, is_sqlite=False)
+        .add_columns(KbSearchDoc.tsv.label("tsv"))
+        .limit(max(limit, RESCORED))
+        .subquery("matched")
+    )
+    weights: ColumnElement[Any] = literal_column(f"'{_PG_WEIGHTS}'")
+    terms = [
+        func.ts_rank(
+            weights,
+            inner.c.tsv,
+            func.to_tsquery(literal_column("'simple'"), bindparam(f"c{n}", clause)),
+            PG_NORMALIZATION,
+        )
+        * bindparam(f"w{n}", idf)
+        for n, (clause, idf) in enumerate(weighted)
+    ]
+    total = sum(terms[1:], terms[0]).label("weighted")
+    stmt = select(inner.c.id, total).order_by(literal_column("weighted").desc(), inner.c.id).limit(limit)
+    return [(int(row[0]), float(row[1])) for row in (await uow.session.execute(stmt)).all()]
+
+
+async def document_frequencies(uow: UnitOfWork, clauses: Sequence[str]) -> tuple[int, list[int]]:
+    """How many indexed articles there are and how many match each clause (PostgreSQL)."""
+    docs = select(func.count()).select_from(KbSearchDoc).scalar_subquery()
+    counts = [
+        select(func.count())
+        .select_from(KbSearchDoc)
+        .where(
+            KbSearchDoc.tsv.op("@@")(func.to_tsquery(literal_column("'simple'"), bindparam(f"c{n}", clause)))
+        )
+        .scalar_subquery()
+        for n, clause in enumerate(clauses)
+    ]
+    row = (await uow.session.execute(select(docs, *counts))).one()
+    return int(row[0]), [int(v) for v in row[1:]]
+
+
+async def articles_in_scope(uow: UnitOfWork, ids: Sequence[int], scope: Scope) -> dict[int, KbArticle]:
+    """The given articles that the scope lets a search return."""
+    if not ids:
+        return {}
+    query = select(KbArticle).where(KbArticle.id.in_(list(ids)), *_filters(scope, KbArticle))
+    return {row.id: row for row in (await uow.session.scalars(query)).all()}
+
+
+async def save_vector(uow: UnitOfWork, article: KbArticle, encoder: str, vector: bytes) -> None:
+    values = {"language": article.language, "encoder": encoder, "vector": vector}
+    insert_ = sqlite_insert if uow.is_sqlite else pg_insert
+    stmt = insert_(KbArticleVector).values(article_id=article.id, revision=1, **values)
+    await uow.session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["article_id"], set_={**values, "revision": KbArticleVector.revision + 1}
+        )
+    )
+
+
+async def vectors_stamp(uow: UnitOfWork, encoder: str) -> tuple[int, int]:
+    """Changes whenever a vector of this encoder is written or deleted: (count, sum of revisions)."""
+    row = (
+        await uow.session.execute(
+            select(func.count(), func.coalesce(func.sum(KbArticleVector.revision), 0)).where(
+                KbArticleVector.encoder == encoder
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+async def vectors(uow: UnitOfWork, encoder: str) -> list[tuple[int, str, bytes]]:
+    query = select(KbArticleVector.article_id, KbArticleVector.language, KbArticleVector.vector).where(
+        KbArticleVector.encoder == encoder
+    )
+    return [(int(r[0]), str(r[1]), bytes(r[2])) for r in (await uow.session.execute(query)).all()]
 
 
 async def articles_by_ids(uow: UnitOfWork, ids: Sequence[int]) -> dict[int, KbArticle]:

@@ -5,16 +5,24 @@ The portal, the widget and the agent UI call these functions; endpoints are thin
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import math
 import re
 import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+from numpy.typing import NDArray
+
 from opora.auth.permissions import Principal
+from opora.bot.embeddings import encode_async
 from opora.db import Database, UnitOfWork
+from opora.jobs.service import enqueue
 from opora.kb.models import ArticleStatus, KbArticle, KbSynonym
-from opora.kb.search import highlight, query, repository, typos
+from opora.kb.search import highlight, query, repository, semantic, typos
 from opora.kb.search.repository import Scope
 from opora.kb.search.synonyms import Phrase, compile_groups
 from opora.kit.errors import InvalidInput, NotFound
@@ -22,10 +30,23 @@ from opora.kit.text import fold, from_translit, stem, stemmed_text, stems
 from opora.kit.time import utcnow
 from opora.tickets.service import visible_ticket
 
+_log = logging.getLogger(__name__)
+
 MAX_LIMIT = 50
 # Typo correction is for short queries: in a long one the other words carry the meaning.
 TYPO_MAX_WORDS = 3
 SOURCES = ("portal", "widget", "agent", "bot", "api")
+EMBED_TASK = "kb.embed_article"
+# Full-text candidates the vectors re-rank (besides semantic.CANDIDATES nearest vectors).
+LEXICAL_CANDIDATES = 20
+# An article no full-text clause matched joins the results only this close to the query: a
+# question about the weather or "asdfgh" is 0.05-0.25 from every article of the benchmark's
+# shop, right answers with no shared word mostly 0.3 and above. Below it the search honestly
+# finds nothing, and the content-gap report sees that.
+MIN_SIMILARITY = 0.3
+# When full-text found something the query is about the shop, and a near article that shares
+# no word with it may still be the answer (fused scores keep it below better-matched ones).
+MIN_SIMILARITY_BESIDE = 0.0
 # Control characters (a NUL above all, which PostgreSQL refuses in text) are not logged.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Synonym groups are needed by every search and change rarely, so each process keeps them this
@@ -42,6 +63,15 @@ _synonym_cache: weakref.WeakKeyDictionary[Database, tuple[float, list[tuple[Phra
 # look-up at all. Filled only after a commit, so that a rolled-back index write leaves no trace.
 KNOWN_STEMS_MAX = 100_000
 _known_stems: weakref.WeakKeyDictionary[Database, set[str]] = weakref.WeakKeyDictionary()
+
+
+# Document frequencies of query clauses (PostgreSQL's IDF), per database: clause → (counted at,
+# articles indexed, articles matching).
+DF_TTL = 600.0
+DF_CACHE_MAX = 50_000
+_frequencies: weakref.WeakKeyDictionary[Database, dict[str, tuple[float, int, int]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +106,22 @@ async def index_article(uow: UnitOfWork, article: KbArticle) -> None:
     body = stemmed_text([article.body_text, " ".join(article.tags)])
     await repository.save_doc(uow, article, title=title, body=body)
     await repository.add_terms(uow, (title + " " + body).split())
+    if semantic.ENABLED:
+        # Encoding takes tens of milliseconds and a loaded model: a job does it after the commit.
+        await enqueue(uow, EMBED_TASK, {"article_id": article.id})
+
+
+async def embed_articles(uow: UnitOfWork, articles: Sequence[KbArticle]) -> None:
+    """Stores each article's sentence vector for semantic re-ranking (the job, kb.reindex and
+    bulk loads call this)."""
+    if not articles:
+        return
+    model = semantic.embedder()
+    texts = [(article.title, article.body_text) for article in articles]
+    vectors = await asyncio.to_thread(semantic.article_vectors, model, texts)
+    for article, vector in zip(articles, vectors, strict=True):
+        await repository.save_vector(uow, article, model.name, vector.tobytes())
+    semantic.forget_after_commit(uow)
 
 
 async def _synonym_groups(uow: UnitOfWork) -> list[tuple[Phrase, ...]]:
@@ -138,6 +184,66 @@ def _remember_known(uow: UnitOfWork, found: Sequence[str]) -> None:
     uow.after_commit(remember)
 
 
+async def _clause_weights(uow: UnitOfWork, parsed: query.ParsedQuery) -> list[tuple[str, float]]:
+    """(clause tsquery, BM25 IDF) for PostgreSQL's re-scoring. Document frequencies are counted
+    once per clause and kept per process for ``DF_TTL`` seconds: they drift slowly, and counting
+    a common stem's matches on every search is what made IDF too slow before (ADR 0032)."""
+    clauses = query.tsquery_clauses(parsed)
+    cache = _frequencies.setdefault(uow.database, {})
+    now = time.monotonic()
+    stale = [c for c in dict.fromkeys(clauses) if (hit := cache.get(c)) is None or now - hit[0] > DF_TTL]
+    if stale:
+        total, counts = await repository.document_frequencies(uow, stale)
+        if len(cache) > DF_CACHE_MAX:
+            cache.clear()
+        for clause, count in zip(stale, counts, strict=True):
+            cache[clause] = (now, total, count)
+    weights: list[tuple[str, float]] = []
+    for clause in clauses:
+        _, total, count = cache[clause]
+        weights.append((clause, math.log(1 + (total - count + 0.5) / (count + 0.5))))
+    return weights
+
+
+async def _find(
+    uow: UnitOfWork,
+    parsed: query.ParsedQuery,
+    scope: Scope,
+    limit: int,
+    index: semantic.VectorIndex,
+    encoding: asyncio.Task[NDArray[np.float32]] | None,
+) -> tuple[list[tuple[KbArticle, float]], int]:
+    """(article, score) best first, and how many articles the full-text ranking matched."""
+    expression = query.fts5_expression(parsed) if uow.is_sqlite else query.tsquery_expression(parsed)
+    weighted = [] if uow.is_sqlite or not semantic.ENABLED else await _clause_weights(uow, parsed)
+    if encoding is None and not weighted:
+        found = await repository.search(uow, expression, scope, limit=limit)
+        return found, len(found)
+    wide = limit if encoding is None else max(limit, LEXICAL_CANDIDATES)
+    lexical = await repository.rank_ids(uow, expression, scope, limit=wide, weighted=weighted)
+    if encoding is None:
+        shown = await repository.articles_by_ids(uow, [article_id for article_id, _ in lexical])
+        return [(shown[i], score) for i, score in lexical if i in shown], len(lexical)
+    try:
+        vector = (await encoding)[0]
+    except Exception:
+        # A broken encoder must not break search: the full-text ranking alone is still an answer.
+        _log.exception("kb search: the query encoder failed; full-text ranking only")
+        shown = await repository.articles_by_ids(uow, [article_id for article_id, _ in lexical[:limit]])
+        return [(shown[i], score) for i, score in lexical[:limit] if i in shown], len(lexical)
+    near = index.similarities(vector, scope.language)
+    matched = {article_id for article_id, _ in lexical}
+    floor = MIN_SIMILARITY if not lexical else MIN_SIMILARITY_BESIDE
+    similar = {i: s for i, s in near.items() if i in matched or s >= floor}
+    similar |= index.similarity_of(vector, [i for i in matched if i not in near])
+    ranked = semantic.fuse(lexical, similar)
+    # Vectors know nothing of status or visibility: the fetch keeps what the scope allows, and
+    # twice the page leaves room for the few an agent-only or archived article takes.
+    wanted = [article_id for article_id, _ in ranked[: 2 * limit]]
+    articles = await repository.articles_in_scope(uow, wanted, scope)
+    return [(articles[i], score) for i, score in ranked if i in articles][:limit], len(lexical)
+
+
 async def search(
     uow: UnitOfWork,
     text: str,
@@ -159,17 +265,25 @@ async def search(
     result = SearchResult(query=text[:300])
     if parsed.empty:
         return result
-    if len(parsed.clauses) <= TYPO_MAX_WORDS:
-        result.corrections = await _corrections(uow, parsed)
-        parsed = query.with_corrections(parsed, result.corrections)
-    expression = query.fts5_expression(parsed) if uow.is_sqlite else query.tsquery_expression(parsed)
-    found = await repository.search(uow, expression, scope, limit=limit)
-    if not found and not result.corrections and len(parsed.clauses) > TYPO_MAX_WORDS:
-        result.corrections = await _corrections(uow, parsed)
-        if result.corrections:
+    # The query's vector is computed in a thread while the full-text statements run.
+    model = semantic.embedder()
+    index = await semantic.vector_index(uow, model.name) if semantic.ENABLED else semantic.NO_VECTORS
+    encoding = (
+        None if index.empty else asyncio.create_task(encode_async(model, [text[: query.MAX_QUERY_CHARS]]))
+    )
+    try:
+        if len(parsed.clauses) <= TYPO_MAX_WORDS:
+            result.corrections = await _corrections(uow, parsed)
             parsed = query.with_corrections(parsed, result.corrections)
-            expression = query.fts5_expression(parsed) if uow.is_sqlite else query.tsquery_expression(parsed)
-            found = await repository.search(uow, expression, scope, limit=limit)
+        found, matched = await _find(uow, parsed, scope, limit, index, encoding)
+        if not matched and not result.corrections and len(parsed.clauses) > TYPO_MAX_WORDS:
+            result.corrections = await _corrections(uow, parsed)
+            if result.corrections:
+                parsed = query.with_corrections(parsed, result.corrections)
+                found, matched = await _find(uow, parsed, scope, limit, index, encoding)
+    finally:
+        if encoding is not None and not encoding.done():
+            encoding.cancel()
     marker = highlight.Highlighter(parsed.stems(), parsed.prefixes())
     for article, score in found:
         result.hits.append(

@@ -1,0 +1,199 @@
+"""Semantic re-ranking: article vectors written by a job, articles found without a shared word,
+the scope still obeyed, nonsense still finding nothing; and PostgreSQL's IDF-weighted ranking.
+
+The sentence encoder is replaced by a tiny "concept" encoder (a few hand-made topics), so that
+which article is near a query is known in advance and no model is loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+from sqlalchemy import func, select
+
+from opora.config import Settings
+from opora.jobs.worker import Worker
+from opora.kb.models import KbArticleVector
+from opora.kb.search import semantic
+from opora.kb.search import service as search
+from opora.runtime import Runtime, build_runtime
+from tests.kb.conftest import KB, PUBLIC, hit_ids, make_article
+from tests.support.factories import Desk
+
+# Words (prefixes) of each topic; a text's vector counts the topics it mentions.
+_TOPICS = (
+    ("оплат", "apple", "карт", "pay"),
+    ("жалоб", "ужасн", "шаблон", "обслуживан"),
+    ("достав", "курьер", "courier"),
+)
+
+
+class ConceptEmbedder:
+    name = "test-concepts"
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        out = np.zeros((len(texts), len(_TOPICS) + 1), dtype=np.float32)
+        for row, text in enumerate(texts):
+            words = text.lower().split()
+            for column, prefixes in enumerate(_TOPICS):
+                out[row, column] = sum(1 for w in words for p in prefixes if w.startswith(p))
+            out[row, -1] = 0.05  # every text is a little alike, as real sentence vectors are
+            out[row] /= np.linalg.norm(out[row])
+        return out
+
+
+@pytest.fixture(autouse=True)
+def concepts(monkeypatch: pytest.MonkeyPatch) -> ConceptEmbedder:
+    model = ConceptEmbedder()
+    monkeypatch.setattr(semantic, "embedder", lambda: model)
+    monkeypatch.setattr(semantic, "ENABLED", True)  # Settings.kb_search_reranking
+    return model
+
+
+async def drain(runtime: Runtime) -> int:
+    return await Worker(runtime, concurrency=1, poll_seconds=0.05).run_until_idle()
+
+
+async def test_vectors_find_an_article_sharing_no_word_and_nonsense_finds_nothing(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime
+) -> None:
+    sup = desk.supervisor_h
+    payment = await make_article(
+        client, desk.olga_h, title="Способы оплаты", body_md="Оплатить можно картой онлайн.", publish_h=sup
+    )
+    complaint = await make_article(
+        client, desk.olga_h, title="Жалоба на обслуживание", body_md="Оставьте жалобу.", publish_h=sup
+    )
+    # Before the embed jobs ran, full-text alone: «Apple Pay» matches no word of either.
+    assert hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "Apple Pay работает?"})) == []
+    assert await drain(runtime) >= 2
+    async with runtime.db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(KbArticleVector)) == 2
+    assert (
+        hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "Apple Pay работает?"}))[0] == payment["id"]
+    )
+    r = await client.get(f"{PUBLIC}/search", params={"q": "ужасный сервис, отвечаете шаблонами"})
+    assert hit_ids(r)[0] == complaint["id"]
+    # A query near no topic and matching no word: nothing, so it shows up as a content gap.
+    assert hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "погода завтра"})) == []
+
+
+async def test_with_reranking_off_no_vector_is_written_and_search_is_full_text(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(semantic, "ENABLED", False)
+
+    class Untouched:
+        name = "test-concepts"
+
+        def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+            raise AssertionError("the encoder must not run while re-ranking is off")
+
+    monkeypatch.setattr(semantic, "embedder", lambda: Untouched())
+    sup = desk.supervisor_h
+    payment = await make_article(
+        client, desk.olga_h, title="Способы оплаты", body_md="Оплатить можно картой онлайн.", publish_h=sup
+    )
+    await drain(runtime)
+    async with runtime.db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(KbArticleVector)) == 0
+    assert hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "Apple Pay работает?"})) == []
+    assert hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "оплата картой"})) == [payment["id"]]
+
+
+def test_the_setting_switches_reranking_on_for_the_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(semantic, "ENABLED", False)
+    build_runtime(Settings(data_dir=tmp_path, _env_file=None))  # type: ignore[call-arg]
+    assert semantic.ENABLED is False
+    build_runtime(Settings(data_dir=tmp_path, kb_search_reranking=True, _env_file=None))  # type: ignore[call-arg]
+    assert semantic.ENABLED is True
+
+
+async def test_vectors_obey_visibility_language_and_edits(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sup = desk.supervisor_h
+    internal = await make_article(
+        client, desk.olga_h, title="Оплата для сотрудников", body_md="Карта.", internal=True, publish_h=sup
+    )
+    draft = await make_article(client, desk.olga_h, title="Оплата черновик", body_md="Карта.")
+    english = await make_article(
+        client, desk.olga_h, language="en", title="Payment", body_md="Pay by card.", publish_h=sup
+    )
+    await drain(runtime)
+    q = {"q": "apple pay"}
+    assert hit_ids(await client.get(f"{PUBLIC}/search", params=q)) == [english["id"]]
+    assert hit_ids(await client.get(f"{PUBLIC}/search", params={**q, "language": "ru"})) == []
+    agent = set(hit_ids(await client.get(f"{KB}/search", params=q, headers=desk.olga_h)))
+    assert internal["id"] in agent and draft["id"] not in agent
+
+    # Rewritten to be about delivery: a new job, a new vector (its revision grows), and once
+    # this process's copy is dropped, payment questions no longer reach it.
+    async with runtime.db.uow() as uow:
+        before = await uow.session.get(KbArticleVector, english["id"])
+        assert before is not None
+        revision = before.revision
+    r = await client.patch(
+        f"{KB}/articles/{english['id']}",
+        json={"title": "Courier", "body_md": "The courier brings it."},
+        headers=sup,
+    )
+    assert r.status_code == 200, r.text
+    await drain(runtime)
+    async with runtime.db.uow() as uow:
+        row = await uow.session.get(KbArticleVector, english["id"])
+        assert row is not None and row.revision == revision + 1
+    assert hit_ids(await client.get(f"{PUBLIC}/search", params=q)) == []
+    assert hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "курьер"})) == [english["id"]]
+
+
+def test_fusion_keeps_full_text_order_among_equals_and_adds_near_articles() -> None:
+    lexical = [(1, 8.0), (2, 4.0)]
+    assert semantic.fuse(lexical, {}) == [(1, 1.0), (2, 0.5)]
+    # Article 3 shares no word but is very near; article 2 is also near: both move up.
+    fused = semantic.fuse(lexical, {1: 0.1, 2: 0.5, 3: 0.7})
+    assert [article_id for article_id, _ in fused] == [3, 2, 1]
+    assert semantic.fuse([], {}) == []
+
+
+async def test_a_rare_word_outweighs_a_common_one(client: httpx.AsyncClient, desk: Desk) -> None:
+    sup = desk.supervisor_h
+    common = await make_article(
+        client, desk.olga_h, title="Заказ", body_md="Заказ, заказ и ещё раз заказ.", publish_h=sup
+    )
+    for n in range(3):
+        await make_article(client, desk.olga_h, title=f"Заказ {n}", body_md="Про заказ.", publish_h=sup)
+    rare = await make_article(
+        client,
+        desk.olga_h,
+        title="Комплектация",
+        body_md="Если в заказе нет крепежа, напишите нам.",
+        publish_h=sup,
+    )
+    found = hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "заказ без крепежа"}))
+    assert found[0] == rare["id"] and common["id"] in found
+    assert search.DF_TTL > 0
+
+
+async def test_a_failing_encoder_leaves_full_text_search_working(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payment = await make_article(
+        client, desk.olga_h, title="Способы оплаты", body_md="Картой онлайн.", publish_h=desk.supervisor_h
+    )
+    await drain(runtime)
+
+    class Broken(ConceptEmbedder):
+        def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+            raise RuntimeError("model file is damaged")
+
+    monkeypatch.setattr(semantic, "embedder", lambda: Broken())
+    assert hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "способы оплаты"})) == [payment["id"]]
+    assert hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "apple pay"})) == []
