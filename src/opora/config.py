@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     smtp_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     # IMAP mailboxes whose server offers IDLE are watched, so new mail is polled at once.
     imap_idle: bool = True
+    # How long a process may serve settings it read before (SLA, routing, rules, chat channels)
+    # after another process or a raw SQL write changed them (ADR 36); 0 reads them every time.
+    read_cache_seconds: float = Field(default=5.0, ge=0)
     # Knowledge-base search re-ranked with sentence vectors, and with IDF weights on PostgreSQL
     # (ADR 37): Russian questions that share no word with their article are found, at about
     # 8 ms more CPU per search and the sentence encoder (~150 MB) loaded by every process that

@@ -21,7 +21,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
-from opora.kit.readcache import ReadCache
+from opora.kit.readcache import TTL_SECONDS, ReadCache
 from opora.kit.time import as_utc
 
 log = logging.getLogger(__name__)
@@ -75,14 +75,14 @@ Hook = Callable[[], Awaitable[None]]
 class Database:
     """Holds the engine and the pieces a unit of work needs after commit."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, cache_seconds: float = TTL_SECONDS) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.engine: AsyncEngine = _make_engine(url, echo=echo)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self.publisher: Publisher | None = None
-        self.cache = ReadCache()
+        self.cache = ReadCache(ttl=cache_seconds)
         # Called after any commit that enqueued a job, so in-process workers start at once.
         self.job_listeners: list[Callable[[], None]] = []
 

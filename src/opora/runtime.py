@@ -41,7 +41,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         # Only ever switched on: a process serves one desk, and tests that build several
         # runtimes switch it per test instead.
         semantic.configure(enabled=True)
-    db = Database(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url, cache_seconds=settings.read_cache_seconds)
     bus = make_bus(settings.redis_url)
     db.publisher = bus
     return Runtime(

@@ -21,6 +21,9 @@ def main() -> None:
     # must encode the same way (and not load the 150 MB sentence encoder).
     bot_service.shared_embedder = WordHashEmbedder  # type: ignore[attr-defined,assignment]
     settings = settings_for(Path(data_dir), database_url, redis_url=None if redis_url == "-" else redis_url)
+    # Every test recreates the desk under this long-lived server, by writes it never sees: cached
+    # settings would name another test's teams and policies.
+    settings = settings.model_copy(update={"read_cache_seconds": 0.0})
     app = create_app(build_runtime(settings), run_worker=True)
     uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +16,11 @@ from opora.channels.models import Channel
 from opora.channels.webchat import repository as webchat_repo
 from opora.db import UnitOfWork
 from opora.kit import readcache
-from opora.runtime import Runtime
+from opora.migrate import upgrade
+from opora.runtime import Runtime, build_runtime
 from opora.sla import service as sla_service
 from opora.sla.models import SlaPolicy
+from tests.support.settings import settings_for
 
 TARGETS = {"first_response": {"minutes": 60}}
 
@@ -189,3 +193,24 @@ async def test_a_savepoint_rolled_back_keeps_the_writer_off_the_cache(runtime: R
         await edit_then_fail()
     async with runtime.db.uow() as uow:
         assert await _policy_names(uow) == ["Стандарт"]
+
+
+async def test_a_zero_ttl_from_the_settings_reads_every_time(tmp_path: Path) -> None:
+    """``OPORA_READ_CACHE_SECONDS=0``: for a process whose database is rewritten under it."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}"
+    settings = settings_for(tmp_path, url).model_copy(update={"read_cache_seconds": 0.0})
+    runtime = build_runtime(settings)
+    assert runtime.db.cache.ttl == 0.0
+    counter = Statements()
+    event.listen(runtime.db.engine.sync_engine, "before_cursor_execute", counter)
+    try:
+        await asyncio.to_thread(upgrade, url)
+        async with runtime.db.uow() as uow:
+            await _policy_names(uow)
+        before = counter.count
+        async with runtime.db.uow() as uow:
+            await _policy_names(uow)
+        assert counter.count > before
+    finally:
+        event.remove(runtime.db.engine.sync_engine, "before_cursor_execute", counter)
+        await runtime.db.dispose()

@@ -51,7 +51,7 @@ class ReadCache:
 
     async def get(self, session: AsyncSession, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
         """The cached value of ``key``, or ``load()``'s (then cached unless a write raced it)."""
-        if session.info.get(_WROTE):
+        if self.ttl <= 0 or session.info.get(_WROTE):
             return await load()
         now = time.monotonic()
         entry = self._entries.get(key)
