@@ -235,6 +235,39 @@ async def test_unique_key_dedupes_while_active_and_is_free_after_done(
     assert calls == [5]
 
 
+async def test_sooner_brings_a_waiting_unique_job_forward_and_never_pushes_one_back(
+    runtime: Runtime, registry: Registry
+) -> None:
+    calls: list[Any] = []
+    echo_task(registry, calls)
+    async with runtime.db.uow() as uow:
+        waiting = await enqueue(
+            uow, "t.echo", {"n": 1}, unique_key="train:en", delay=timedelta(minutes=5), registry=registry
+        )
+    assert waiting is not None
+    # Without sooner a repeat changes nothing; a later one with sooner does not push it back.
+    async with runtime.db.uow() as uow:
+        assert await enqueue(uow, "t.echo", {"n": 2}, unique_key="train:en", registry=registry) is None
+        later = timedelta(minutes=10)
+        assert (
+            await enqueue(
+                uow, "t.echo", {"n": 3}, unique_key="train:en", delay=later, registry=registry, sooner=True
+            )
+            is None
+        )
+    await Worker(runtime, concurrency=1, registry=registry).run_until_idle()
+    assert calls == []
+    assert (await job_row(runtime.db, waiting)).run_at > utcnow() + timedelta(minutes=4)
+
+    async with runtime.db.uow() as uow:
+        moved = await enqueue(uow, "t.echo", {"n": 4}, unique_key="train:en", registry=registry, sooner=True)
+    assert moved == waiting
+    await Worker(runtime, concurrency=1, registry=registry).run_until_idle()
+    # One job ran, now, with the payload it was queued with.
+    assert calls == [1]
+    assert len([j for j in await all_jobs(runtime.db) if j.unique_key == "train:en"]) == 1
+
+
 async def test_delayed_job_does_not_run_before_run_at(runtime: Runtime, registry: Registry) -> None:
     calls: list[Any] = []
     echo_task(registry, calls)

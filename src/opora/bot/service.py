@@ -194,9 +194,15 @@ async def set_settings(uow: UnitOfWork, language: str, max_wrong_rate: float) ->
 
 
 async def schedule_training(uow: UnitOfWork, language: str, *, delay: timedelta = RETRAIN_DELAY) -> bool:
-    """Queue one retraining of ``language``; edits while it waits join the same job."""
+    """Queue one retraining of ``language`` due within ``delay``; edits while it waits join the
+    same job, and a retraining asked for sooner ("retrain now") brings the waiting one forward."""
     job = await enqueue(
-        uow, TRAIN_TASK, {"language": language}, unique_key=f"{TRAIN_TASK}:{language}", delay=delay
+        uow,
+        TRAIN_TASK,
+        {"language": language},
+        unique_key=f"{TRAIN_TASK}:{language}",
+        delay=delay,
+        sooner=True,
     )
     return job is not None
 

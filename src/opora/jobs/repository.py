@@ -104,6 +104,19 @@ async def insert_job(
     return job_id
 
 
+async def bring_forward(session: AsyncSession, *, unique_key: str, run_at: datetime) -> int | None:
+    """Make the queued job holding ``unique_key`` due at ``run_at`` if it was due later; its id,
+    or ``None`` when no queued job was due later (a running one is left alone)."""
+    stmt = (
+        update(jobs)
+        .where(jobs.c.unique_key == unique_key, jobs.c.state == _QUEUED, jobs.c.run_at > run_at)
+        .values(run_at=run_at)
+        .returning(jobs.c.id)
+    )
+    moved: int | None = (await session.execute(stmt)).scalar_one_or_none()
+    return moved
+
+
 async def notify_workers(session: AsyncSession) -> None:
     """PostgreSQL delivers this only if the surrounding transaction commits, and folds repeats."""
     if is_postgres(session):

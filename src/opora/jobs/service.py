@@ -31,11 +31,15 @@ async def enqueue(
     delay: timedelta | None = None,
     max_attempts: int | None = None,
     registry: Registry | None = None,
+    sooner: bool = False,
 ) -> int | None:
     """Add a job to the caller's transaction: it exists (and runs) only if that transaction commits.
 
     Returns the job id, or ``None`` when ``unique_key`` is held by a job that is still queued or
-    running. ``max_attempts`` defaults to the task's registered value.
+    running. ``max_attempts`` defaults to the task's registered value. With ``sooner``, a queued
+    job holding ``unique_key`` that is due later than this one would be is brought forward to
+    this one's time (its payload stays): for callers whose repeats do the same work, such as
+    "retrain now" after an edit queued a retraining half a minute away.
     """
     if not task or len(task) > 100:
         raise ValueError("a task name must have 1 to 100 characters")
@@ -67,7 +71,11 @@ async def enqueue(
         now=now,
     )
     if job_id is None:
-        return None
+        if not (sooner and unique_key is not None):
+            return None
+        job_id = await repository.bring_forward(uow.session, unique_key=unique_key, run_at=due)
+        if job_id is None:
+            return None
     uow.note_job_enqueued()
     # Delayed jobs are found by polling. One NOTIFY per transaction is enough: PostgreSQL would
     # fold the repeats anyway, and each one is a round trip.
