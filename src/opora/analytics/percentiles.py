@@ -24,6 +24,7 @@ in such a bucket between them, the two run again. ADR 35.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -67,30 +68,28 @@ class _Group:
     def values(self) -> int:
         return sum(self.buckets.values())
 
+    def _ladder(self) -> tuple[list[int], list[int]]:
+        """The non-empty buckets in order, and the rank of each one's first value."""
+        order = sorted(self.buckets)
+        starts = [0, *itertools.accumulate(self.buckets[b] for b in order)][:-1] if order else []
+        return order, starts
+
     def wanted(self) -> set[int]:
         """The buckets holding the ranks percentile_cont reads."""
         count = self.values
-        ranks = set()
+        if not count:
+            return set()
+        order, starts = self._ladder()
+        found = set()
         for fraction in FRACTIONS:
             position = (count - 1) * fraction
-            ranks |= {math.floor(position), math.ceil(position)}
-        found = set()
-        before = 0
-        for bucket in sorted(self.buckets):
-            inside = self.buckets[bucket]
-            if any(before <= rank < before + inside for rank in ranks):
-                found.add(bucket)
-            before += inside
-        return found if count else set()
+            for rank in (math.floor(position), math.ceil(position)):
+                found.add(order[bisect.bisect_right(starts, rank) - 1])
+        return found
 
     def at(self, sorted_values: Mapping[int, Sequence[float]]) -> Callable[[int], float]:
         """A function giving the value at a rank, from the sorted values of the wanted buckets."""
-        order = sorted(self.buckets)
-        starts = []
-        before = 0
-        for bucket in order:
-            starts.append(before)
-            before += self.buckets[bucket]
+        order, starts = self._ladder()
 
         def read(rank: int) -> float:
             i = bisect.bisect_right(starts, rank) - 1
