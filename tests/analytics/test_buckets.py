@@ -69,9 +69,9 @@ async def test_bucket_of_is_postgres_width_bucket(backend: str, runtime: Runtime
     if backend != "postgres":
         pytest.skip("width_bucket is PostgreSQL's")
     values = _values()
-    statement = select(
-        text("v"), text(f"width_bucket(v, {buckets.edges_sql().text})")
-    ).select_from(text("unnest(CAST(:values AS float8[])) AS v"))
+    statement = select(text("v"), text(f"width_bucket(v, {buckets.edges_sql().text})")).select_from(
+        text("unnest(CAST(:values AS float8[])) AS v")
+    )
     async with runtime.db.uow() as uow:
         rows = (await uow.session.execute(statement, {"values": values})).all()
     assert len(rows) == len(values)
@@ -169,7 +169,9 @@ async def test_facts_without_a_bucket_take_the_sorting_statement(
     monkeypatch.setattr(percentiles, "aggregate_sorted", spy)
     new, old = await _both(runtime, Dimension.CHANNEL, with_total=True)
     assert len(sorted_calls) == 1
-    assert [(a.key, a.count, a.median, a.p90) for a in new] == [(a.key, a.count, a.median, a.p90) for a in old]
+    assert [(a.key, a.count, a.median, a.p90) for a in new] == [
+        (a.key, a.count, a.median, a.p90) for a in old
+    ]
     assert next(a for a in new if a.is_total).count == 200
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from opora.analytics import facts as fact_kinds
 from opora.analytics import buckets, percentiles, service
+from opora.analytics import facts as fact_kinds
 from opora.analytics import repository as repo
 from opora.analytics.definitions import Dimension, Filters, Metric, percentile, percentile_at
 from opora.analytics.models import TicketFact

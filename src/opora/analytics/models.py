@@ -20,7 +20,6 @@ from opora.customers.models import Customer
 from opora.db import Base, BigId, UTCDateTime
 from opora.tickets.models import Ticket
 
-
 # What a duration report's facts query names besides kind, bucket and at.
 BUCKET_INCLUDE = [
     "value",

@@ -51,7 +51,16 @@ _REPORTED = [
     "customer_id",
 ]
 _PREVIOUSLY = [name for name in _REPORTED if name != "bucket"]
-_BUCKET_INCLUDE = ["value", "until", "team_id", "assignee_id", "channel_type", "topic", "priority", "customer_id"]
+_BUCKET_INCLUDE = [
+    "value",
+    "until",
+    "team_id",
+    "assignee_id",
+    "channel_type",
+    "topic",
+    "priority",
+    "customer_id",
+]
 _BUCKETED = sa.text("bucket IS NOT NULL")
 # Rows per statement of SQLite's backfill.
 _BATCH = 5000
