@@ -42,6 +42,7 @@ from tests.support import services  # noqa: E402
 
 from opora.analytics import facts, percentiles, rollups, service  # noqa: E402
 from opora.analytics import repository as repo  # noqa: E402
+from opora.analytics.buckets import edges_sql  # noqa: E402
 from opora.analytics.definitions import Dimension, Filters, Metric  # noqa: E402
 from opora.analytics.service import ReportQuery  # noqa: E402
 from opora.config import Settings  # noqa: E402
@@ -135,9 +136,10 @@ GENERATE = [
        WHERE channel = 'email' AND r_status >= 0.10""",
     # The facts those events give (analytics/facts.py), by the same rules in set-based SQL; the run
     # then checks a sample of tickets against the Python definition.
-    """INSERT INTO ticket_facts (ticket_id, kind, at, until, value, ok, first_contact, team_id, assignee_id,
-                                customer_id, channel_type, topic, priority)
-       SELECT id, k, at, until, value, ok, fc, team_id, agent_id, id, channel, topic, priority FROM (
+    """INSERT INTO ticket_facts (ticket_id, kind, at, until, value, bucket, ok, first_contact, team_id,
+                                assignee_id, customer_id, channel_type, topic, priority)
+       SELECT id, k, at, until, value, width_bucket(value, EDGES), ok, fc, team_id, agent_id, id, channel,
+              topic, priority FROM (
          SELECT id, 'created' AS k, created_at AS at, NULL::timestamptz AS until, NULL::float AS value,
                 (r_esc < 0.02)::int AS ok, NULL::int AS fc, team_id, agent_id, channel, topic, priority
          FROM bt
@@ -165,7 +167,7 @@ GENERATE = [
          SELECT id, 'sla_resolution', created_at + res_min * interval '1 minute', NULL, NULL,
                 (res_min <= 1500)::int, NULL, team_id, agent_id, channel, topic, priority
          FROM bt WHERE channel = 'email' AND r_status >= 0.10
-       ) f ORDER BY at""",
+       ) f ORDER BY at""".replace("EDGES", str(edges_sql())),
     "SELECT setval(pg_get_serial_sequence('tickets', 'id'), (SELECT max(id) FROM tickets))",
     "SELECT setval(pg_get_serial_sequence('customers', 'id'), (SELECT max(id) FROM customers))",
     # A live desk is vacuumed by autovacuum; a fresh bulk load is not until it runs.

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from opora.analytics import buckets, percentiles, service
 from opora.analytics import facts as fact_kinds
-from opora.analytics import percentiles, service
 from opora.analytics import repository as repo
 from opora.analytics.definitions import Dimension, Filters, Metric, percentile, percentile_at
 from opora.analytics.models import TicketFact
@@ -51,7 +51,7 @@ def _edge_values() -> list[float]:
     """Values on bucket edges and one step of a double either side, where a wrong comparison
     would put a value in the neighbouring bucket."""
     found: list[float] = [-5.0, 0.0, 3.3e8, 1e12]
-    for edge in (percentiles.EDGES[1], percentiles.EDGES[2], percentiles.EDGES[300], percentiles.EDGES[-1]):
+    for edge in (buckets.EDGES[1], buckets.EDGES[2], buckets.EDGES[300], buckets.EDGES[-1]):
         found += [math.nextafter(edge, -math.inf), edge, math.nextafter(edge, math.inf)]
     return found
 
@@ -199,9 +199,9 @@ def test_the_python_interpolation_reads_only_the_two_ranks() -> None:
 
 
 def test_the_edges_rise() -> None:
-    edges = percentiles.EDGES
+    edges = buckets.EDGES
     assert all(a < b for a, b in itertools.pairwise(edges))
-    assert edges[0] == 0.0 and edges[-1] >= percentiles.TOP
+    assert edges[0] == 0.0 and edges[-1] >= buckets.TOP
 
 
 async def test_a_fact_written_between_the_two_statements_is_not_half_seen(

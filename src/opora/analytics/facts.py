@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from opora.analytics import rollups
+from opora.analytics.buckets import bucket_of
 from opora.analytics.definitions import BOT_HANDOFF, BOT_RESOLVED
 from opora.analytics.models import TicketFact
 from opora.events.models import TicketEvent
@@ -68,6 +69,9 @@ class Row:
     channel_type: str
     topic: str | None
     priority: str
+    # As stored (``stored``): the value's bucket. Written from the value (``_params``), never
+    # from here, so rows computed from events leave it out; not part of a row's identity.
+    bucket: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -322,6 +326,7 @@ async def stored(session: AsyncSession, ticket_ids: Sequence[int]) -> list[Row]:
             F.channel_type,
             F.topic,
             F.priority,
+            F.bucket,
         ).where(F.ticket_id.in_(ids))
         rows.extend(Row(*r) for r in await session.execute(query))  # type: ignore[call-arg]
     return rows
@@ -344,10 +349,11 @@ async def refresh(session: AsyncSession, ticket_ids: Sequence[int]) -> int:
 
 
 def _params(r: Row) -> dict[str, Any]:
-    return {name: getattr(r, name) for name in _COLUMNS}
+    # The bucket always from the value it goes with: a fact whose value changed is a new row.
+    return {**{name: getattr(r, name) for name in _COLUMNS}, "bucket": bucket_of(r.value)}
 
 
-_COLUMNS = tuple(Row.__dataclass_fields__)
+_COLUMNS = tuple(name for name in Row.__dataclass_fields__ if name != "bucket")
 _TABLE: Table = TicketFact.__table__  # type: ignore[assignment]
 
 
@@ -384,7 +390,9 @@ async def differences(session: AsyncSession, ticket_ids: Sequence[int]) -> list[
     wrong = []
     for ticket_id in sorted(set(want) | set(have)):
         a, b = sorted(want[ticket_id], key=_order), sorted(have[ticket_id], key=_order)
-        if len(a) != len(b) or not all(_same(x, y) for x, y in zip(a, b, strict=True)):
+        # A stored bucket that is not its value's would make long reports' percentiles wrong.
+        misplaced = any(y.bucket != bucket_of(y.value) for y in b)
+        if misplaced or len(a) != len(b) or not all(_same(x, y) for x, y in zip(a, b, strict=True)):
             wrong.append(ticket_id)
     return wrong
 

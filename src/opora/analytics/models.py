@@ -10,27 +10,47 @@ The rows of a ticket are recomputed from its events in every transaction that re
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, Float, ForeignKey, Index, SmallInteger, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from opora.analytics.buckets import bucket_of
 from opora.customers.models import Customer
 from opora.db import Base, BigId, UTCDateTime
 from opora.tickets.models import Ticket
+
+# What a duration report's facts query names besides kind, bucket and at.
+BUCKET_INCLUDE = [
+    "value",
+    "until",
+    "team_id",
+    "assignee_id",
+    "channel_type",
+    "topic",
+    "priority",
+    "customer_id",
+]
+
+
+def _value_bucket(context: Any) -> int | None:
+    """An inserted fact's bucket when the insert names none: from the value it goes with."""
+    return bucket_of(context.get_current_parameters().get("value"))
 
 
 class TicketFact(Base):
     __tablename__ = "ticket_facts"
     __table_args__ = (
         # Every report reads one kind over a span of instants; with every column a report's
-        # facts query names, PostgreSQL reads a year of them from this index alone (ADR 35):
-        # duration reports read their span twice.
+        # facts query names, PostgreSQL reads a year of them from this index alone (ADR 35);
+        # the bucket too, which a long duration report counts its facts by (ADR 39).
         Index(
             "ix_ticket_facts_kind_at",
             "kind",
             "at",
             postgresql_include=[
                 "value",
+                "bucket",
                 "ok",
                 "until",
                 "first_contact",
@@ -43,6 +63,18 @@ class TicketFact(Base):
             ],
         ),
         Index("ix_ticket_facts_ticket", "ticket_id"),
+        # A long duration report's second pass reads only the facts in the few buckets holding
+        # its wanted ranks (ADR 39), from this index alone: the columns a duration report's
+        # facts query names. Only facts with a value have a bucket.
+        Index(
+            "ix_ticket_facts_kind_bucket",
+            "kind",
+            "bucket",
+            "at",
+            postgresql_include=BUCKET_INCLUDE,
+            postgresql_where=text("bucket IS NOT NULL"),
+            sqlite_where=text("bucket IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -55,6 +87,9 @@ class TicketFact(Base):
     until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Seconds: business time where an SLA clock measured it, else calendar time.
     value: Mapped[float | None] = mapped_column(Float)
+    # The value's place on analytics/buckets.py's ladder (width_bucket of it), null with it:
+    # what long duration reports count and then select their facts by (ADR 39).
+    bucket: Mapped[int | None] = mapped_column(SmallInteger, default=_value_bucket)
     # The kind's 0/1 condition: escalated (created), reopened at any time (solve), met (sla_*),
     # resolved by the bot (bot).
     ok: Mapped[int] = mapped_column(SmallInteger, default=0)

@@ -7,11 +7,11 @@ Yet the ranks it reads are known before any value is: ``floor`` and ``ceil`` of
 
 1. **Counts**: one hash aggregate over the facts gives, per slice and *bucket*, the count, the
    values, the hits and the sum of the values. A value's bucket is how many of the ``EDGES`` lie
-   at or below it (``width_bucket``: plain comparisons, so a larger value never gets a smaller
-   bucket). A slice's figures and the total row's are sums of those few thousand rows, and the
+   at or below it (``buckets.py``, stored with each fact: plain comparisons, so a larger value
+   never gets a smaller bucket). A slice's figures and the total row's are sums of those few thousand rows, and the
    running count over a slice's buckets tells which bucket holds each wanted rank.
 2. **Values**: only the facts in those buckets, sorted per slice and bucket (``array_agg``
-   ordered): a few percent of the values.
+   ordered): a few percent of the values, found through an index on (kind, bucket, at).
 
 The value at a rank is then read from its bucket and interpolated exactly as ``percentile_cont``
 does (``definitions.percentile_at``), so the medians and 90th percentiles equal
@@ -24,6 +24,7 @@ in such a bucket between them, the two run again. ADR 35.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -32,7 +33,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ARRAY, BigInteger, ColumnElement, DateTime, Select, cast, func, literal, select, text
+from sqlalchemy import ARRAY, BigInteger, ColumnElement, DateTime, Select, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Subquery
@@ -48,26 +49,6 @@ from opora.analytics.definitions import (
 )
 from opora.analytics.repository import Aggregate, aggregate_sorted, narrowed, report_key
 
-# Bucket edges in seconds: 0, then a geometric ladder from 1 s rising 2 % a step to beyond ten
-# years (about 1,000 edges; width_bucket finds a value's place by binary search). A bucket then
-# holds values within 2 % of each other, a small share of a report's values wherever its median
-# lies, and a slice has at most a few hundred non-empty buckets. Negative values fall below the
-# first edge (bucket 0), larger ones above the last: still in order, so still exact.
-RATIO = 1.02
-TOP = 3.2e8
-
-
-def _edges() -> tuple[float, ...]:
-    edges = [0.0, 1.0]
-    while edges[-1] < TOP:
-        edges.append(edges[-1] * RATIO)
-    return tuple(edges)
-
-
-EDGES = _edges()
-# In the statement's text, not a parameter: psycopg would dump the thousand doubles on every
-# execution. repr() is the shortest text that reads back as the same double.
-EDGES_SQL = text("'{" + ",".join(repr(e) for e in EDGES) + "}'::float8[]")
 FRACTIONS = (0.5, 0.9)
 # Tries of the two statements while facts change under them, before the one sorting statement.
 ATTEMPTS = 3
@@ -87,30 +68,28 @@ class _Group:
     def values(self) -> int:
         return sum(self.buckets.values())
 
+    def _ladder(self) -> tuple[list[int], list[int]]:
+        """The non-empty buckets in order, and the rank of each one's first value."""
+        order = sorted(self.buckets)
+        starts = [0, *itertools.accumulate(self.buckets[b] for b in order)][:-1] if order else []
+        return order, starts
+
     def wanted(self) -> set[int]:
         """The buckets holding the ranks percentile_cont reads."""
         count = self.values
-        ranks = set()
+        if not count:
+            return set()
+        order, starts = self._ladder()
+        found = set()
         for fraction in FRACTIONS:
             position = (count - 1) * fraction
-            ranks |= {math.floor(position), math.ceil(position)}
-        found = set()
-        before = 0
-        for bucket in sorted(self.buckets):
-            inside = self.buckets[bucket]
-            if any(before <= rank < before + inside for rank in ranks):
-                found.add(bucket)
-            before += inside
-        return found if count else set()
+            for rank in (math.floor(position), math.ceil(position)):
+                found.add(order[bisect.bisect_right(starts, rank) - 1])
+        return found
 
     def at(self, sorted_values: Mapping[int, Sequence[float]]) -> Callable[[int], float]:
         """A function giving the value at a rank, from the sorted values of the wanted buckets."""
-        order = sorted(self.buckets)
-        starts = []
-        before = 0
-        for bucket in order:
-            starts.append(before)
-            before += self.buckets[bucket]
+        order, starts = self._ladder()
 
         def read(rank: int) -> float:
             i = bisect.bisect_right(starts, rank) - 1
@@ -161,7 +140,9 @@ async def aggregate_pg(
     every fact's instant; periods are then found by their starts instead of ``date_trunc``."""
     periods = _periods(dimension, span, ZoneInfo(timezone)) if dimension in PERIODS and span else []
     key = _period_key(f, periods) if periods else report_key(f, dimension, timezone)
-    bucket = func.width_bucket(f.c.value, EDGES_SQL)
+    # Stored with the fact (ADR 39): read, not computed per row, and the second statement finds
+    # the wanted buckets' facts through their index instead of reading the span again.
+    bucket = f.c.bucket
     where = narrowed(f, filters)
     # An order-free fingerprint of a bucket's values: the sum of their hashes.
     mark = func.sum(cast(func.hashfloat8(f.c.value), BigInteger))
@@ -178,14 +159,23 @@ async def aggregate_pg(
         .where(*where)
         .group_by(key, bucket)
     )
-    for _ in range(ATTEMPTS):
-        found = await _two_passes(
-            session, counts, key, bucket, f.c.value, mark, where, periods, with_total=with_total
-        )
-        if found is not None:
-            return found
-    # Facts kept changing under the report: one statement sees one snapshot.
+    try:
+        for _ in range(ATTEMPTS):
+            found = await _two_passes(
+                session, counts, key, bucket, f.c.value, mark, where, periods, with_total=with_total
+            )
+            if found is not None:
+                return found
+    except _Unbucketed:
+        pass
+    # Facts kept changing under the report, or some have a value but no bucket: one sorting
+    # statement sees one snapshot and needs no bucket.
     return await aggregate_sorted(session, f, dimension, filters, timezone, with_total=with_total)
+
+
+class _Unbucketed(Exception):
+    """Facts with a value but no stored bucket (written around ``facts.refresh``, or not yet
+    backfilled): the buckets cannot place them among the others."""
 
 
 async def _two_passes(
@@ -206,6 +196,8 @@ async def _two_passes(
     total = _Group()
     marks: dict[tuple[Any, int], tuple[int, int]] = {}
     for k, b, n, nv, hits, s, m in await session.execute(counts):
+        if nv and b is None:
+            raise _Unbucketed
         for group in (slices[k], total):
             group.n += n
             group.hits += int(hits)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Float,
     Integer,
     Select,
+    SmallInteger,
     Subquery,
     and_,
     cast,
@@ -129,6 +130,8 @@ def _stored(kind: str, window: Window, value: Any, ok: Any, *where: ColumnElemen
             F.ticket_id.label("ticket_id"),
             F.at.label("at"),
             cast(value, Float).label("value"),
+            # The stored value's bucket goes only with the stored value (ADR 39).
+            (F.bucket if value is F.value else _no_bucket()).label("bucket"),
             cast(ok, Integer).label("ok"),
             F.team_id.label("team_id"),
             F.assignee_id.label("assignee_id"),
@@ -145,6 +148,10 @@ def _stored(kind: str, window: Window, value: Any, ok: Any, *where: ColumnElemen
 
 def _no_value() -> ColumnElement[float]:
     return cast(null(), Float)
+
+
+def _no_bucket() -> ColumnElement[int]:
+    return cast(null(), SmallInteger)
 
 
 # -- metrics as facts ---------------------------------------------------------------------------------
@@ -183,6 +190,7 @@ def _sla(window: Window, metric: Metric) -> Select[Any]:
             TicketSla.ticket_id.label("ticket_id"),
             TicketSla.breached_at.label("at"),
             _no_value().label("value"),
+            _no_bucket().label("bucket"),
             cast(literal(0), Integer).label("ok"),
             Ticket.team_id.label("team_id"),
             Ticket.assignee_id.label("assignee_id"),
@@ -211,6 +219,8 @@ def _backlog(window: Window) -> Select[Any]:
             Ticket.id.label("ticket_id"),
             Ticket.created_at.label("at"),
             seconds_between(_at(window.now), Ticket.created_at).label("value"),
+            # An age is not stored: the backlog takes the sorting statement (service.py).
+            _no_bucket().label("bucket"),
             cast(literal(0), Integer).label("ok"),
             Ticket.team_id.label("team_id"),
             Ticket.assignee_id.label("assignee_id"),
