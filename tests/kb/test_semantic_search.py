@@ -52,6 +52,8 @@ def concepts(monkeypatch: pytest.MonkeyPatch) -> ConceptEmbedder:
     model = ConceptEmbedder()
     monkeypatch.setattr(semantic, "embedder", lambda: model)
     monkeypatch.setattr(semantic, "ENABLED", True)  # Settings.kb_search_reranking
+    # Query vectors are cached per process by encoder name and text; each test's encoder is new.
+    semantic.forget_query_vectors()
     return model
 
 
