@@ -14,9 +14,6 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-from numpy.typing import NDArray
-
 from opora.auth.permissions import Principal
 from opora.db import Database, UnitOfWork
 from opora.jobs.service import enqueue
@@ -269,7 +266,11 @@ async def search(
     result = SearchResult(query=text[:300])
     if parsed.empty:
         return result
-    index = await semantic.vector_index(uow, semantic.embedder().name) if semantic.ENABLED else semantic.NO_VECTORS
+    index = (
+        await semantic.vector_index(uow, semantic.embedder().name)
+        if semantic.ENABLED
+        else semantic.NO_VECTORS
+    )
     if len(parsed.clauses) <= TYPO_MAX_WORDS:
         result.corrections = await _corrections(uow, parsed)
         parsed = query.with_corrections(parsed, result.corrections)
