@@ -209,7 +209,8 @@ def test_a_clear_full_text_winner_needs_no_vectors(monkeypatch: pytest.MonkeyPat
     # Nothing matched, or one article by a word it may share by chance: ask the vectors.
     assert not semantic.clear_winner([])
     assert not semantic.clear_winner([(1, 9.0)])
-    monkeypatch.setattr(semantic, "CLEAR_WINNER", float("inf"))
+    # The default: every query is encoded (ADR 0041).
+    monkeypatch.undo()
     assert not semantic.clear_winner([(1, 9.0), (2, 0.1)])
 
 
@@ -266,6 +267,7 @@ async def test_a_query_full_text_answers_clearly_is_not_encoded(
             return super().encode(texts)
 
     monkeypatch.setattr(semantic, "embedder", lambda: Counting())
+    monkeypatch.setattr(semantic, "CLEAR_WINNER", 1.5)
     # Both articles about goods match, the one about returns by far the best.
     found = hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "возврат товара"}))
     assert found[0] == returns["id"] and len(found) == 2
