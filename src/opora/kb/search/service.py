@@ -14,6 +14,9 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+from numpy.typing import NDArray
+
 from opora.auth.permissions import Principal
 from opora.db import Database, UnitOfWork
 from opora.jobs.service import enqueue
@@ -208,8 +211,13 @@ async def _find(
     scope: Scope,
     limit: int,
     index: semantic.VectorIndex,
+    encoding: asyncio.Task[NDArray[np.float32]] | None,
 ) -> tuple[list[tuple[KbArticle, float]], int]:
-    """(article, score) best first, and how many articles the full-text ranking matched."""
+    """(article, score) best first, and how many articles the full-text ranking matched.
+
+    ``encoding`` is the query's vector already being computed, when every query is encoded;
+    otherwise it is encoded here only if full-text has no clear winner.
+    """
     expression = query.fts5_expression(parsed) if uow.is_sqlite else query.tsquery_expression(parsed)
     weighted = [] if uow.is_sqlite or not semantic.ENABLED else await _clause_weights(uow, parsed)
     if index.empty and not weighted:
@@ -219,11 +227,11 @@ async def _find(
     lexical = await repository.rank_ids(uow, expression, scope, limit=wide, weighted=weighted)
     # The query is encoded only when full-text is unsure: encoding is most of what re-ranking
     # costs, and a clear full-text winner stays first after the fusion anyway.
-    sure = index.empty or semantic.clear_winner(lexical)
+    sure = index.empty or (encoding is None and semantic.clear_winner(lexical))
     vector = None
     if not sure:
         try:
-            vector = await semantic.query_vector(semantic.embedder(), text)
+            vector = await (encoding or semantic.query_vector(semantic.embedder(), text))
         except Exception:
             # A broken encoder must not break search: the full-text ranking alone is an answer.
             _log.exception("kb search: the query encoder failed; full-text ranking only")
@@ -271,15 +279,26 @@ async def search(
         if semantic.ENABLED
         else semantic.NO_VECTORS
     )
-    if len(parsed.clauses) <= TYPO_MAX_WORDS:
-        result.corrections = await _corrections(uow, parsed)
-        parsed = query.with_corrections(parsed, result.corrections)
-    found, matched = await _find(uow, text, parsed, scope, limit, index)
-    if not matched and not result.corrections and len(parsed.clauses) > TYPO_MAX_WORDS:
-        result.corrections = await _corrections(uow, parsed)
-        if result.corrections:
+    # When every query is encoded, the encoding runs in a thread while the full-text statements
+    # run; with the clear-winner gate on, it waits for them (an unwanted encoding still burns CPU).
+    encoding = (
+        asyncio.create_task(semantic.query_vector(semantic.embedder(), text))
+        if not index.empty and math.isinf(semantic.CLEAR_WINNER)
+        else None
+    )
+    try:
+        if len(parsed.clauses) <= TYPO_MAX_WORDS:
+            result.corrections = await _corrections(uow, parsed)
             parsed = query.with_corrections(parsed, result.corrections)
-            found, matched = await _find(uow, text, parsed, scope, limit, index)
+        found, matched = await _find(uow, text, parsed, scope, limit, index, encoding)
+        if not matched and not result.corrections and len(parsed.clauses) > TYPO_MAX_WORDS:
+            result.corrections = await _corrections(uow, parsed)
+            if result.corrections:
+                parsed = query.with_corrections(parsed, result.corrections)
+                found, matched = await _find(uow, text, parsed, scope, limit, index, encoding)
+    finally:
+        if encoding is not None and not encoding.done():
+            encoding.cancel()
     marker = highlight.Highlighter(parsed.stems(), parsed.prefixes())
     for article, score in found:
         result.hits.append(
