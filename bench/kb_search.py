@@ -32,6 +32,7 @@ import csv
 import hashlib
 import itertools
 import json
+import math
 import random
 import re
 import statistics
@@ -376,6 +377,10 @@ async def evaluate(
             if misses and (ranks[-1] is None or ranks[-1] > 3):
                 print(f"  miss {q.intent} (rank {ranks[-1]}): {q.text[:120]!r} -> {intents[:3]}")
     n = len(ranks)
+    stats = semantic.STATS
+    if semantic.ENABLED:
+        print(f"  query vectors: {stats.encoded} encoded, {stats.reused} reused, {stats.skipped} not needed")
+    semantic.STATS = semantic.EncodingStats()
     return {
         "n": n,
         "recall@1": sum(1 for r in ranks if r == 1) / n,
@@ -397,6 +402,10 @@ async def latency(db: Database, queries: Sequence[str], rounds: int) -> tuple[li
     cpu = time.process_time()
     for _ in range(rounds):
         for q in queries:
+            # The rounds repeat the same questions: every search encodes its query afresh, so
+            # that the figure is the encoder's cost and not the cache's (a real desk gets some
+            # of it from the cache, for repeated questions).
+            semantic.forget_query_vectors()
             started = time.perf_counter()
             async with db.uow() as uow:
                 await search.search(uow, q, scope=search.public_scope("ru"), limit=10)
@@ -420,6 +429,7 @@ def _fresh_url(postgres: bool, tmp: Path, name: str) -> str:
 
 async def run(args: argparse.Namespace) -> None:
     search_repository.TITLE_WEIGHT = args.title_weight
+    semantic.CLEAR_WINNER = args.clear_winner
     _full_text_only(args.no_vectors)
     shops = [load_en(args.data, args.responses), load_ru(args.data, plain=args.plain)]
     if args.only:
@@ -450,24 +460,36 @@ async def run(args: argparse.Namespace) -> None:
             await build(db, ru, pad_to=args.articles, vectors=not args.no_vectors)
             typed = [q.text[: max(3, len(q.text) // 3)] for q in ru.questions["test"][:40]]
             queries = [q.text for q in ru.questions["test"]] + ["возврат", "пвз", "возрват денег", *typed]
-            modes = [True, False] if args.compare else [False]
-            for full_text_only in modes:
-                _full_text_only(full_text_only)
+            # Each mode: (label, re-ranking on, the clear-winner ratio).
+            configured = ("as configured", not args.no_vectors, args.clear_winner)
+            modes = [configured]
+            if args.compare:
+                modes.insert(0, ("full-text only (re-ranking off)", False, args.clear_winner))
+            if args.compare_ungated:
+                modes.insert(len(modes) - 1, ("re-ranking, every query encoded", True, math.inf))
+            for _, on, ratio in modes:
+                semantic.configure(enabled=on)
+                semantic.CLEAR_WINNER = ratio
                 await latency(db, queries[:20], 1)  # warm-up: caches, prepared statements
-            figures: dict[bool, list[tuple[list[float], float]]] = defaultdict(list)
-            # Old and new alternate round by round, so that load from other processes hits both.
+            figures: dict[str, list[tuple[list[float], float]]] = defaultdict(list)
+            encoded: dict[str, int] = defaultdict(int)
+            # The modes alternate round by round, so that load from other processes hits all.
             for _ in range(args.rounds):
-                for full_text_only in modes:
-                    _full_text_only(full_text_only)
-                    figures[full_text_only].append(await latency(db, queries, 1))
-            _full_text_only(False)
-            for full_text_only in modes:
-                rows = figures[full_text_only]
+                for label, on, ratio in modes:
+                    semantic.configure(enabled=on)
+                    semantic.CLEAR_WINNER = ratio
+                    before = semantic.STATS.encoded
+                    figures[label].append(await latency(db, queries, 1))
+                    encoded[label] += semantic.STATS.encoded - before
+            semantic.configure(enabled=not args.no_vectors)
+            semantic.CLEAR_WINNER = args.clear_winner
+            for label, _, _ in modes:
+                rows = figures[label]
                 timings = sorted(t for r in rows for t in r[0])
-                label = "full-text only (before)" if full_text_only else "as configured"
                 print(
-                    f"latency at {args.articles} articles, {label} ({len(timings)} searches): "
-                    f"p50 {statistics.median(timings):.2f} ms  p99 {timings[int(len(timings) * 0.99) - 1]:.2f} ms  "
+                    f"latency at {args.articles} articles, {label} ({len(timings)} searches, "
+                    f"{encoded[label]} encoded): p50 {statistics.median(timings):.2f} ms  "
+                    f"p99 {timings[int(len(timings) * 0.99) - 1]:.2f} ms  "
                     f"CPU {statistics.mean(r[1] for r in rows):.2f} ms/search"
                 )
             await db.dispose()
@@ -484,9 +506,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--responses", type=int, default=RESPONSES_PER_ARTICLE)
     parser.add_argument("--title-weight", type=float, default=search_repository.TITLE_WEIGHT)
     parser.add_argument(
+        "--clear-winner",
+        type=float,
+        default=semantic.CLEAR_WINNER,
+        help="skip the query's encoding when full-text's best scores this many times its second (inf: never skip)",
+    )
+    parser.add_argument(
         "--compare",
         action="store_true",
         help="latency: alternate rounds without vectors and IDF (before) and with",
+    )
+    parser.add_argument(
+        "--compare-ungated",
+        action="store_true",
+        help="latency: also alternate re-ranking that encodes every query (ADR 0037 before 0041)",
     )
     parser.add_argument(
         "--no-vectors",

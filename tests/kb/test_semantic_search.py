@@ -52,6 +52,8 @@ def concepts(monkeypatch: pytest.MonkeyPatch) -> ConceptEmbedder:
     model = ConceptEmbedder()
     monkeypatch.setattr(semantic, "embedder", lambda: model)
     monkeypatch.setattr(semantic, "ENABLED", True)  # Settings.kb_search_reranking
+    # Query vectors are cached per process by encoder name and text; each test's encoder is new.
+    semantic.forget_query_vectors()
     return model
 
 
@@ -197,3 +199,79 @@ async def test_a_failing_encoder_leaves_full_text_search_working(
     monkeypatch.setattr(semantic, "embedder", lambda: Broken())
     assert hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "способы оплаты"})) == [payment["id"]]
     assert hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "apple pay"})) == []
+
+
+def test_a_clear_full_text_winner_needs_no_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(semantic, "CLEAR_WINNER", 1.5)
+    assert semantic.clear_winner([(1, 9.0), (2, 3.0)])
+    assert semantic.clear_winner([(1, 3.0), (2, 2.0)])
+    assert not semantic.clear_winner([(1, 4.0), (2, 3.9)])
+    # Nothing matched, or one article by a word it may share by chance: ask the vectors.
+    assert not semantic.clear_winner([])
+    assert not semantic.clear_winner([(1, 9.0)])
+    # The default: every query is encoded (ADR 0041).
+    monkeypatch.undo()
+    assert not semantic.clear_winner([(1, 9.0), (2, 0.1)])
+
+
+async def test_query_vectors_are_cached_and_cut(concepts: ConceptEmbedder) -> None:
+    seen: list[str] = []
+
+    class Counting(ConceptEmbedder):
+        def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+            seen.extend(texts)
+            return super().encode(texts)
+
+    model = Counting()
+    first = await semantic.query_vector(model, "оплата картой")
+    again = await semantic.query_vector(model, "оплата картой ")
+    assert seen == ["оплата картой"] and np.array_equal(first, again)
+    await semantic.query_vector(model, "жалоба " * 100)
+    assert len(seen[-1]) <= semantic.MAX_QUERY_EMBED_CHARS
+    semantic.forget_query_vectors()
+    await semantic.query_vector(model, "оплата картой")
+    assert seen.count("оплата картой") == 2
+
+
+def test_a_search_in_one_language_scores_only_its_vectors() -> None:
+    vectors = np.eye(3, 4, dtype=np.float32)
+    index = semantic.VectorIndex(
+        "test", (3, 3), np.array([7, 5, 9]), np.array(["en", "ru", "ru"]), vectors, 0.0
+    )
+    query = np.array([1.0, 1.0, 1.0, 0.0], dtype=np.float32)
+    assert set(index.similarities(query, "ru")) == {5, 9}
+    assert set(index.similarities(query, "en")) == {7}
+    assert set(index.similarities(query, None)) == {5, 7, 9}
+    assert index.similarities(query, "de") == {}
+
+
+async def test_a_query_full_text_answers_clearly_is_not_encoded(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sup = desk.supervisor_h
+    returns = await make_article(
+        client,
+        desk.olga_h,
+        title="Возврат товара",
+        body_md="Возврат товара оформляется в личном кабинете, возврат занимает 14 дней.",
+        publish_h=sup,
+    )
+    await make_article(client, desk.olga_h, title="Обмен", body_md="Обменять товар можно.", publish_h=sup)
+    await make_article(client, desk.olga_h, title="Оплата", body_md="Оплатить картой.", publish_h=sup)
+    await drain(runtime)
+    encoded: list[str] = []
+
+    class Counting(ConceptEmbedder):
+        def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+            encoded.extend(texts)
+            return super().encode(texts)
+
+    monkeypatch.setattr(semantic, "embedder", lambda: Counting())
+    monkeypatch.setattr(semantic, "CLEAR_WINNER", 1.5)
+    # Both articles about goods match, the one about returns by far the best.
+    found = hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "возврат товара"}))
+    assert found[0] == returns["id"] and len(found) == 2
+    assert encoded == []
+    # No shared word: only the vectors can answer, so the query is encoded.
+    await client.get(f"{PUBLIC}/search", params={"q": "apple pay"})
+    assert encoded == ["apple pay"]

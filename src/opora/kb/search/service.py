@@ -18,7 +18,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from opora.auth.permissions import Principal
-from opora.bot.embeddings import encode_async
 from opora.db import Database, UnitOfWork
 from opora.jobs.service import enqueue
 from opora.kb.models import ArticleStatus, KbArticle, KbSynonym
@@ -207,28 +206,38 @@ async def _clause_weights(uow: UnitOfWork, parsed: query.ParsedQuery) -> list[tu
 
 async def _find(
     uow: UnitOfWork,
+    text: str,
     parsed: query.ParsedQuery,
     scope: Scope,
     limit: int,
     index: semantic.VectorIndex,
     encoding: asyncio.Task[NDArray[np.float32]] | None,
 ) -> tuple[list[tuple[KbArticle, float]], int]:
-    """(article, score) best first, and how many articles the full-text ranking matched."""
+    """(article, score) best first, and how many articles the full-text ranking matched.
+
+    ``encoding`` is the query's vector already being computed, when every query is encoded;
+    otherwise it is encoded here only if full-text has no clear winner.
+    """
     expression = query.fts5_expression(parsed) if uow.is_sqlite else query.tsquery_expression(parsed)
     weighted = [] if uow.is_sqlite or not semantic.ENABLED else await _clause_weights(uow, parsed)
-    if encoding is None and not weighted:
+    if index.empty and not weighted:
         found = await repository.search(uow, expression, scope, limit=limit)
         return found, len(found)
-    wide = limit if encoding is None else max(limit, LEXICAL_CANDIDATES)
+    wide = limit if index.empty else max(limit, LEXICAL_CANDIDATES)
     lexical = await repository.rank_ids(uow, expression, scope, limit=wide, weighted=weighted)
-    if encoding is None:
-        shown = await repository.articles_by_ids(uow, [article_id for article_id, _ in lexical])
-        return [(shown[i], score) for i, score in lexical if i in shown], len(lexical)
-    try:
-        vector = (await encoding)[0]
-    except Exception:
-        # A broken encoder must not break search: the full-text ranking alone is still an answer.
-        _log.exception("kb search: the query encoder failed; full-text ranking only")
+    # The query is encoded only when full-text is unsure: encoding is most of what re-ranking
+    # costs, and a clear full-text winner stays first after the fusion anyway.
+    sure = index.empty or (encoding is None and semantic.clear_winner(lexical))
+    vector = None
+    if not sure:
+        try:
+            vector = await (encoding or semantic.query_vector(semantic.embedder(), text))
+        except Exception:
+            # A broken encoder must not break search: the full-text ranking alone is an answer.
+            _log.exception("kb search: the query encoder failed; full-text ranking only")
+    elif not index.empty:
+        semantic.STATS.skipped += 1
+    if vector is None:
         shown = await repository.articles_by_ids(uow, [article_id for article_id, _ in lexical[:limit]])
         return [(shown[i], score) for i, score in lexical[:limit] if i in shown], len(lexical)
     near = index.similarities(vector, scope.language)
@@ -265,22 +274,28 @@ async def search(
     result = SearchResult(query=text[:300])
     if parsed.empty:
         return result
-    # The query's vector is computed in a thread while the full-text statements run.
-    model = semantic.embedder()
-    index = await semantic.vector_index(uow, model.name) if semantic.ENABLED else semantic.NO_VECTORS
+    index = (
+        await semantic.vector_index(uow, semantic.embedder().name)
+        if semantic.ENABLED
+        else semantic.NO_VECTORS
+    )
+    # When every query is encoded, the encoding runs in a thread while the full-text statements
+    # run; with the clear-winner gate on, it waits for them (an unwanted encoding still burns CPU).
     encoding = (
-        None if index.empty else asyncio.create_task(encode_async(model, [text[: query.MAX_QUERY_CHARS]]))
+        asyncio.create_task(semantic.query_vector(semantic.embedder(), text))
+        if not index.empty and math.isinf(semantic.CLEAR_WINNER)
+        else None
     )
     try:
         if len(parsed.clauses) <= TYPO_MAX_WORDS:
             result.corrections = await _corrections(uow, parsed)
             parsed = query.with_corrections(parsed, result.corrections)
-        found, matched = await _find(uow, parsed, scope, limit, index, encoding)
+        found, matched = await _find(uow, text, parsed, scope, limit, index, encoding)
         if not matched and not result.corrections and len(parsed.clauses) > TYPO_MAX_WORDS:
             result.corrections = await _corrections(uow, parsed)
             if result.corrections:
                 parsed = query.with_corrections(parsed, result.corrections)
-                found, matched = await _find(uow, parsed, scope, limit, index, encoding)
+                found, matched = await _find(uow, text, parsed, scope, limit, index, encoding)
     finally:
         if encoding is not None and not encoding.done():
             encoding.cancel()
