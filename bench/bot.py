@@ -49,7 +49,7 @@ from opora.ai.anger import load_cedr, shipped
 from opora.ai.enrich import enrich
 from opora.bot import calibration, engine
 from opora.bot.classifier import IntentModel, params_for, train
-from opora.bot.embeddings import CHOICES, Embedder, make_embedder
+from opora.bot.embeddings import CHOICES, ConcatEmbedder, Embedder, make_embedder
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 CACHE = Path(os.environ.get("OPORA_BENCH_CACHE", Path.home() / ".cache" / "opora-bench"))
@@ -59,13 +59,20 @@ ENCODER_CHOICE = "use"
 
 
 def embed(texts: Sequence[str]) -> NDArray[np.float32]:
+    # A concatenation is cached per encoder, so use+e5 reuses what use and e5 runs encoded.
+    if isinstance(EMBEDDER, ConcatEmbedder):
+        return np.hstack([_embed_with(part, texts) for part in EMBEDDER.parts])
+    return _embed_with(EMBEDDER, texts)
+
+
+def _embed_with(embedder: Embedder, texts: Sequence[str]) -> NDArray[np.float32]:
     CACHE.mkdir(parents=True, exist_ok=True)
-    key = hashlib.sha256(("\x1f".join(texts) + EMBEDDER.name).encode()).hexdigest()[:24]
+    key = hashlib.sha256(("\x1f".join(texts) + embedder.name).encode()).hexdigest()[:24]
     path = CACHE / f"emb-{key}.npy"
     if path.exists():
         cached: NDArray[np.float32] = np.load(path)
         return cached
-    out = np.concatenate([EMBEDDER.encode(texts[i : i + 512]) for i in range(0, len(texts), 512)])
+    out = np.concatenate([embedder.encode(texts[i : i + 512]) for i in range(0, len(texts), 512)])
     np.save(path, out)
     return out
 

@@ -53,7 +53,7 @@ def test_bad_setting_is_refused_and_changes_nothing(value: str, default_encoder:
     assert embeddings.bot_embedder() is before and before.name == embeddings.E5_NAME
 
 
-def test_the_setting_picks_the_process_encoder(tmp_path: object, default_encoder: None) -> None:
+def test_the_setting_picks_the_process_encoder(default_encoder: None) -> None:
     embeddings.configure("use")
     assert embeddings.bot_embedder() is embeddings.shared_embedder()
     embeddings.configure("use+e5")
@@ -88,7 +88,9 @@ def test_concatenation_keeps_each_part_unit_length() -> None:
 async def test_a_model_is_never_used_with_another_encoder(
     client: httpx.AsyncClient, desk: Desk, runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
-    assert (await client.post(f"{BOT}/starter", json={"language": "en"}, headers=desk.admin_h)).status_code == 201
+    assert (
+        await client.post(f"{BOT}/starter", json={"language": "en"}, headers=desk.admin_h)
+    ).status_code == 201
     async with runtime.db.uow() as uow:
         first = await service.train(uow, "en", embedder=WordHashEmbedder())
     assert first.status == "active" and first.encoder == "test-hash"

@@ -148,6 +148,7 @@ def make_embedder(choice: str, threads: int = DEFAULT_THREADS) -> Encoder:
         return ConcatEmbedder([UseEmbedder(threads), E5Embedder(threads)])
     raise ValueError(f"unknown encoder {choice!r}; expected one of {', '.join(CHOICES)}")
 
+
 _shared: UseEmbedder | None = None
 _shared_lock = threading.Lock()
 _bot_choice = CHOICES[0]
