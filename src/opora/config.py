@@ -11,6 +11,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_FILE = "secret.key"
+# The values of ``bot_encoder``; opora.bot.embeddings.CHOICES must list the same (a test checks),
+# and settings do not import the encoders themselves.
+ENCODER_CHOICES = ("use", "e5", "use+e5")
 
 
 class Settings(BaseSettings):
@@ -48,6 +51,11 @@ class Settings(BaseSettings):
     # 8 ms more CPU per search and the sentence encoder (~150 MB) loaded by every process that
     # indexes articles or searches them. Off by default, so search keeps its 20 ms budget.
     kb_search_reranking: bool = False
+    # The sentence encoder of the bot's intent model (ADR 0042): "use" (multilingual USE, the
+    # default), "e5" (multilingual-e5-small) or "use+e5" (both, concatenated). A model trained
+    # with another encoder is not used: the bot hands every message to a person until the
+    # language is retrained.
+    bot_encoder: str = "use"
 
     max_attachment_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
     max_text_chars: int = Field(default=100_000, ge=1)
@@ -61,6 +69,13 @@ class Settings(BaseSettings):
     def _language(cls, value: str) -> str:
         if value not in ("ru", "en"):
             raise ValueError("must be 'ru' or 'en'")
+        return value
+
+    @field_validator("bot_encoder")
+    @classmethod
+    def _bot_encoder(cls, value: str) -> str:
+        if value not in ENCODER_CHOICES:
+            raise ValueError(f"must be one of {', '.join(repr(c) for c in ENCODER_CHOICES)}")
         return value
 
     @field_validator("default_timezone")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from opora.bot import embeddings
 from opora.config import Settings
 from opora.db import Database
 from opora.events import reactions
@@ -41,6 +42,7 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         # Only ever switched on: a process serves one desk, and tests that build several
         # runtimes switch it per test instead.
         semantic.configure(enabled=True)
+    embeddings.configure(settings.bot_encoder)
     db = Database(settings.resolved_database_url, cache_seconds=settings.read_cache_seconds)
     bus = make_bus(settings.redis_url)
     db.publisher = bus

@@ -105,7 +105,7 @@ async def test_duplicate_key_and_bad_settings_are_refused(
 async def test_retrain_job_versions_and_classify(
     client: httpx.AsyncClient, desk: Desk, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(service, "shared_embedder", WordHashEmbedder)
+    monkeypatch.setattr(service, "bot_embedder", WordHashEmbedder)
     r = await client.post(f"{BOT}/starter", json={"language": "en"}, headers=desk.admin_h)
     assert r.status_code == 201 and len(r.json()) == 13
     assert (

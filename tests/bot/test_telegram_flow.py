@@ -23,7 +23,7 @@ from tests.support.factories import Desk
 async def test_did_this_help_buttons_round_trip(
     runtime: Runtime, client: httpx.AsyncClient, desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(service, "shared_embedder", WordHashEmbedder)
+    monkeypatch.setattr(service, "bot_embedder", WordHashEmbedder)
     async with fake_api() as fake:
         channel = await telegram_channel(runtime, fake, team_id=desk.support.id)
         await make_bot_desk(runtime, channel)

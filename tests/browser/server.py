@@ -19,7 +19,7 @@ def main() -> None:
     port, database_url, redis_url, data_dir = sys.argv[1:5]
     # The bot's models in browser tests are trained with the hashing test encoder; the server
     # must encode the same way (and not load the 150 MB sentence encoder).
-    bot_service.shared_embedder = WordHashEmbedder  # type: ignore[attr-defined,assignment]
+    bot_service.bot_embedder = WordHashEmbedder  # type: ignore[attr-defined,assignment]
     settings = settings_for(Path(data_dir), database_url, redis_url=None if redis_url == "-" else redis_url)
     # Every test recreates the desk under this long-lived server, by writes it never sees: cached
     # settings would name another test's teams and policies.

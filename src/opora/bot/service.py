@@ -19,7 +19,7 @@ import numpy as np
 from opora.bot import engine
 from opora.bot import repository as repo
 from opora.bot.classifier import IntentModel, params_for
-from opora.bot.embeddings import Embedder, encode_async, shared_embedder
+from opora.bot.embeddings import Embedder, bot_embedder, encode_async
 from opora.bot.engine import Prediction
 from opora.bot.models import OUT_OF_SCOPE, BotExample, BotIntent, BotModel, BotSettings, ModelStatus
 from opora.bot.schemas import ExampleOut, IntentCreate, IntentOut, IntentUpdate
@@ -213,7 +213,7 @@ async def train(uow: UnitOfWork, language: str, *, embedder: Embedder | None = N
     A failed training (too few examples) is stored as a failed version with the reason, and the
     previous active version stays in use.
     """
-    embedder = embedder or shared_embedder()
+    embedder = embedder or bot_embedder()
     rows = await repo.training_rows(uow.session, language)
     settings = await get_settings(uow, language)
     in_scope = [(k, t) for k, t in rows if k != OUT_OF_SCOPE]
@@ -293,6 +293,22 @@ async def _loaded(uow: UnitOfWork, head: tuple[int, datetime]) -> _Loaded | None
     return loaded
 
 
+_warned: set[tuple[int, str]] = set()
+
+
+def _warn_encoder(model_id: int, trained_with: str, running: str) -> None:
+    if (model_id, running) in _warned:
+        return
+    _warned.add((model_id, running))
+    log.warning(
+        "bot model %s was trained with encoder %s but this process runs %s (OPORA_BOT_ENCODER): "
+        "the bot hands every message to a person until the language is retrained",
+        model_id,
+        trained_with,
+        running,
+    )
+
+
 async def classify(
     uow: UnitOfWork, text: str, language: str, *, embedder: Embedder | None = None
 ) -> Prediction:
@@ -301,7 +317,14 @@ async def classify(
     loaded = await _loaded(uow, head) if head else None
     if head is None or loaded is None:
         return Prediction(intent=None, confidence=0.0, abstained=True, out_of_scope=False)
-    embedder = embedder or shared_embedder()
+    embedder = embedder or bot_embedder()
+    if loaded.model.encoder != embedder.name:
+        # Vectors of another encoder mean nothing to these weights (other dimensions at best,
+        # confident nonsense at worst): hand the message to a person until the next training.
+        _warn_encoder(head[0], loaded.model.encoder, embedder.name)
+        return Prediction(
+            intent=None, confidence=0.0, abstained=True, out_of_scope=False, model_version=head[0]
+        )
     vectors = await encode_async(embedder, [text])
     probabilities = loaded.model.probabilities([text], vectors)[0]
     return engine.decide(
