@@ -25,6 +25,8 @@ from opora.channels.base import (
 )
 from opora.channels.models import Channel
 from opora.db import UnitOfWork
+from opora.events import reactions
+from opora.events.reactions import Fact
 from opora.inbox import batch, delivery, repository
 from opora.inbox.models import InboundPayload, PayloadState
 from opora.jobs.service import complete_queued, enqueue
@@ -177,15 +179,20 @@ async def _process_batch(
     parsed = await _parse_all(uow, runtime, rows)
     groups = await _prepare(uow, parsed)
     ingested: list[batch.Ingested] = []
+    facts: list[Fact] = []
     if not isolate:
-        ingested = await batch.ingest(uow, runtime, [item for _, items in groups for item in items])
+        items = [item for _, items in groups for item in items]
+        ingested = await batch.ingest(uow, runtime, items, facts=facts)
         for payload, items in groups:
             _done(payload.row, items, stored=bool(items or payload.updates))
     else:
         for payload, items in groups:
-            ingested += await _ingest_alone(uow, runtime, payload, items)
+            ingested += await _ingest_alone(uow, runtime, payload, items, facts)
     for hook in inbound_hooks:
         await hook(uow, runtime, ingested)
+    # The messages are stored; SLA, routing, rules, the bot and the figures react to them in the
+    # next transaction, after agents have been told (ADR 0040).
+    await reactions.defer(uow, facts)
     return rows
 
 
@@ -233,13 +240,14 @@ async def _prepare(uow: UnitOfWork, parsed: list[_Parsed]) -> list[tuple[_Parsed
 
 
 async def _ingest_alone(
-    uow: UnitOfWork, runtime: Runtime, payload: _Parsed, items: list[batch.Item]
+    uow: UnitOfWork, runtime: Runtime, payload: _Parsed, items: list[batch.Item], facts: list[Fact]
 ) -> list[batch.Ingested]:
     """One payload in its own savepoint: a failure quarantines it and spares the rest."""
     for attempt in (1, 2):
+        mine: list[Fact] = []
         try:
             async with uow.session.begin_nested():
-                ingested = await batch.ingest(uow, runtime, items)
+                ingested = await batch.ingest(uow, runtime, items, facts=mine)
         except TRANSIENT:
             raise
         except IntegrityError:
@@ -255,6 +263,7 @@ async def _ingest_alone(
             _quarantine(payload.row, f"processing failed: {exc.__class__.__name__}: {exc}")
             return []
         _done(payload.row, items, stored=bool(items or payload.updates))
+        facts.extend(mine)  # only what its savepoint kept
         return ingested
     return []
 
