@@ -49,6 +49,7 @@ class Item:
     threaded_by: str = "new"
     message_id: int = 0
     flooding: bool = False
+    stored: Message | None = None
 
 
 @dataclass(eq=False)
@@ -82,6 +83,12 @@ class Ingested:
     customer_id: int
     new_ticket: bool
     inbound: InboundMessage
+    # The ticket's team and assignee as this batch left them (before any reaction), and a
+    # transient copy of the stored message row without its attachments: what a hook needs to
+    # announce the message without reading back what the batch has just written.
+    team_id: int | None = None
+    assignee_id: int | None = None
+    message: Message | None = None
 
 
 def sender_identity(inbound: InboundMessage) -> tuple[str, str]:
@@ -113,7 +120,16 @@ async def ingest(
     else:
         facts.extend(recorded)
     return [
-        Ingested(item.ticket.id, item.message_id, item.customer_id, item.ticket.row is None, item.inbound)
+        Ingested(
+            item.ticket.id,
+            item.message_id,
+            item.customer_id,
+            item.ticket.row is None,
+            item.inbound,
+            team_id=item.ticket.team_id,
+            assignee_id=item.ticket.assignee_id,
+            message=item.stored,
+        )
         for item in items
         if item.ticket is not None
     ]
@@ -354,8 +370,9 @@ async def _insert_messages(uow: UnitOfWork, runtime: Runtime, items: list[Item],
         )
     ids = await repository.insert_returning_ids(uow.session, Message, rows)
     files: list[dict[str, Any]] = []
-    for item, message_id in zip(items, ids, strict=True):
+    for item, message_id, row in zip(items, ids, rows, strict=True):
         item.message_id = message_id
+        item.stored = Message(id=message_id, **row)
         for part in item.inbound.attachments:
             if len(part.data) > runtime.storage.max_bytes:
                 continue  # noted in the message metadata by _metadata

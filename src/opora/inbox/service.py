@@ -94,7 +94,9 @@ async def receive(
     return Received(payload_id=payload_id, created=True)
 
 
-async def process_now(uow: UnitOfWork, runtime: Runtime, payload_id: int) -> None:
+async def process_now(
+    uow: UnitOfWork, runtime: Runtime, payload_id: int, *, channel: Channel | None = None
+) -> None:
     """Process a payload stored by this transaction with ``queue=False``, in this transaction.
 
     For a client that waits for the message to be live (the chat widget): the raw payload and
@@ -104,13 +106,18 @@ async def process_now(uow: UnitOfWork, runtime: Runtime, payload_id: int) -> Non
     arrival order on PostgreSQL. An exception leaves the transaction unusable: the caller
     restarts it and stores the payload with its job instead (``receive``), so a failure here
     costs latency, never the message.
+
+    The payload is this transaction's own (uncommitted, so no other transaction can hold it):
+    it is read once, without the batch's locking read. ``channel``, when the caller has it (a
+    read-only cached copy will do), saves reading it again.
     """
     row = await repository.get_payload(uow.session, payload_id)
     if row is None:
         return
     if not uow.is_sqlite:
         await repository.lock_channel_inbox(uow.session, row.channel_id)
-    await _process_batch(uow, runtime, [payload_id], isolate=False)
+    known = {channel.id: channel} if channel is not None and channel.id == row.channel_id else {}
+    await _process_rows(uow, runtime, [row], isolate=False, channels=known)
 
 
 def _encode(payload: bytes) -> tuple[str, str]:
@@ -176,7 +183,19 @@ async def _process_batch(
     uow: UnitOfWork, runtime: Runtime, ids: list[int], *, isolate: bool
 ) -> list[InboundPayload]:
     rows = await repository.lock_received(uow.session, ids, skip_locked=not uow.is_sqlite)
-    parsed = await _parse_all(uow, runtime, rows)
+    return await _process_rows(uow, runtime, rows, isolate=isolate)
+
+
+async def _process_rows(
+    uow: UnitOfWork,
+    runtime: Runtime,
+    rows: list[InboundPayload],
+    *,
+    isolate: bool,
+    channels: dict[int, Channel] | None = None,
+) -> list[InboundPayload]:
+    rows = [row for row in rows if row.state == PayloadState.RECEIVED]
+    parsed = await _parse_all(uow, runtime, rows, channels or {})
     groups = await _prepare(uow, parsed)
     ingested: list[batch.Ingested] = []
     facts: list[Fact] = []
@@ -289,14 +308,16 @@ def _carries_card(inbound: InboundMessage) -> bool:
     return any(part and mask_cards(part) != part for part in (inbound.text, inbound.html))
 
 
-async def _parse_all(uow: UnitOfWork, runtime: Runtime, rows: list[InboundPayload]) -> list[_Parsed]:
+async def _parse_all(
+    uow: UnitOfWork, runtime: Runtime, rows: list[InboundPayload], known: dict[int, Channel]
+) -> list[_Parsed]:
     adapters: dict[int, ChannelAdapter | None] = {}
     broken: dict[int, str] = {}
     result: list[_Parsed] = []
     for row in rows:
         item = _Parsed(row)
         result.append(item)
-        channel = await uow.session.get(Channel, row.channel_id)
+        channel = known.get(row.channel_id) or await uow.session.get(Channel, row.channel_id)
         if channel is None:
             continue
         if channel.id not in adapters:
