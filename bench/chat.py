@@ -230,7 +230,9 @@ class Visitor:
         async with asyncio.timeout(within):
             while not all(seen.values()):
                 frame = await self.frames.get()
-                if frame["type"] == "ack" or (frame["type"] == "message" and frame["message"]["text"] == text):
+                if frame["type"] == "ack" or (
+                    frame["type"] == "message" and frame["message"]["text"] == text
+                ):
                     seen[frame["type"]] = True
 
 

@@ -23,7 +23,6 @@ from opora.kit.time import utcnow
 from opora.runtime import Runtime
 from opora.tickets.models import Ticket
 from tests.channels.webchat.support import AsgiSocket, session
-from tests.support.factories import Desk
 
 
 async def _write(app: FastAPI, http: httpx.AsyncClient, text: str = "Где мой заказ?") -> int:
