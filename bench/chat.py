@@ -13,8 +13,14 @@ The server has two chat channels, and half of the visitors use each: "inline" pr
 visitor's message in the transaction that stores it (the default, ADR 0029), "job" stores it and
 leaves it to the inbox job (``process_inline: false``, the path before). Samples alternate
 between the two, one at a time, so both see the same machine load and each figure is a delivery,
-not a queue. The load average is printed before and after: the machine may be shared. Everything
-stays on 127.0.0.1 and stops by itself.
+not a queue: a visitor sample waits for its message's ack and then for the server to run no SQL
+for 50 ms (the message's reactions and jobs are over) before the next one is sent. The load
+average is printed before and after: the machine may be shared. Everything stays on 127.0.0.1
+and stops by itself.
+
+Besides latencies it prints what they do not depend on: the server's SQL statements and CPU per
+visitor message and per reply (all of the work, jobs included), and, for an inline message, the
+statements and CPU until its message_added was published (what stood between it and the agents).
 
 Usage: .venv/bin/python bench/chat.py [--connections 2000] [--samples 150] [--postgres]
 """
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import socket
@@ -112,11 +119,53 @@ def serve(port: int, data_dir: Path, database_url: str | None) -> None:
         statements[0] += 1
 
     event.listen(runtime.db.engine.sync_engine, "before_cursor_execute", count)
+    # The statements run and the CPU spent when a visitor's message was announced to agents
+    # (its message_added left for the bus): the work that stood between the message and them.
+    announced: list[tuple[int, float]] = []
+    publish = runtime.bus.publish
 
-    async def statement_count() -> dict[str, int]:
-        return {"statements": statements[0]}
+    async def publish_and_note(topic: str, message: dict[str, Any]) -> None:
+        if message.get("kind") == "message_added" and (message.get("data") or {}).get("direction") == "in":
+            announced.append((statements[0], time.process_time()))
+        await publish(topic, message)
+
+    runtime.bus.publish = publish_and_note  # type: ignore[method-assign]
+
+    # The collector's pauses: with thousands of sockets a full collection walks every object.
+    pauses: list[tuple[int, float]] = []
+    started: list[float] = [0.0]
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses.append((int(info["generation"]), time.perf_counter() - started[0]))
+
+    gc.callbacks.append(on_gc)
+
+    async def statement_count() -> dict[str, Any]:
+        return {
+            "statements": statements[0],
+            "cpu": time.process_time(),
+            "announced": announced[-1:],
+            "gc": len(pauses),
+        }
+
+    async def gc_pauses(since: int = 0) -> list[tuple[int, float]]:
+        return pauses[since:]
+
+    async def quiet() -> dict[str, Any]:
+        # Waits here rather than in the client, so that waiting costs one request, not a poll.
+        last, still = statements[0], 0.0
+        while still < 0.05:
+            await asyncio.sleep(0.01)
+            still = still + 0.01 if statements[0] == last else 0.0
+            last = statements[0]
+        return await statement_count()
 
     app.add_api_route("/_bench/statements", statement_count, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/_bench/quiet", quiet, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/_bench/gc", gc_pauses, methods=["GET"], include_in_schema=False)
     uvicorn.run(
         app,
         host="127.0.0.1",
@@ -174,6 +223,17 @@ class Visitor:
                 frame = await self.frames.get()
                 if frame["type"] == kind and (text is None or frame["message"]["text"] == text):
                     return frame
+
+    async def stored_and_acked(self, text: str, within: float = 10) -> None:
+        """Wait for the stored copy of this message and for its ack, in whichever order."""
+        seen = {"message": False, "ack": False}
+        async with asyncio.timeout(within):
+            while not all(seen.values()):
+                frame = await self.frames.get()
+                if frame["type"] == "ack" or (
+                    frame["type"] == "message" and frame["message"]["text"] == text
+                ):
+                    seen[frame["type"]] = True
 
 
 async def _stream(base: str, token: str, events: asyncio.Queue[tuple[float, dict[str, Any]]]) -> None:
@@ -268,10 +328,16 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
         lags: list[float] = []
         lag = asyncio.create_task(_loop_lag(lags))
         inbound: dict[str, list[float]] = {"inline": [], "job": []}
+        # Per inline message: statements and server CPU until the agents were told.
+        until_announced: list[tuple[int, float]] = []
         samplers = visitors[: args.samples * 2]
         cpu_before = _cpu_seconds(server.pid)
         sql_before = await _statements(http)
+        gc_before = int((await http.get("/_bench/statements")).json()["gc"])
         for i, visitor in enumerate(samplers):
+            # Each sample starts on a quiet server: the previous message's work (its reactions,
+            # its jobs) is over, so a figure is one message's delivery, not a queue's.
+            quiet = await _quiet(http)
             while not events.empty():
                 events.get_nowait()
             sent = time.perf_counter()
@@ -284,7 +350,11 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
                     inbound[visitor.mode].append(at - sent)
                     visitor.ticket_id = event["ticket_id"]
                     break
-            await visitor.next("message", f"Вопрос {i}")  # its stored copy: the next sample starts clean
+            await visitor.stored_and_acked(f"Вопрос {i}")  # the next sample starts clean
+            if visitor.mode == "inline":
+                after = (await http.get("/_bench/statements")).json()["announced"]
+                if after and after[0][0] > quiet["statements"]:
+                    until_announced.append((after[0][0] - quiet["statements"], after[0][1] - quiet["cpu"]))
         await asyncio.sleep(1.0)  # the last message's jobs count for the messages
         cpu_inbound = _cpu_seconds(server.pid) - cpu_before
         sql_inbound = await _statements(http) - sql_before
@@ -321,6 +391,12 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
                 f"{behind} not seen within 10 s)"
             )
         print(f"bench client's own event-loop lag while sampling: {_ms(lags)}")
+        collected = (await http.get("/_bench/gc", params={"since": gc_before})).json()
+        for generation in (0, 1, 2):
+            print(
+                f"server GC pauses while sampling, generation {generation}: "
+                f"{_ms([p for g, p in collected if g == generation])}"
+            )
         # CPU time barely depends on the machine's load, unlike the latencies above.
         messages = sum(len(v) for v in inbound.values())
         replies = sum(len(v) for v in outbound.values()) + len(late)
@@ -333,6 +409,13 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
             f"server SQL statements per visitor message: {sql_inbound / max(1, messages):.1f}; "
             f"per agent reply: {sql_outbound / max(1, replies):.1f}"
         )
+        if until_announced:
+            print(
+                "inline visitor message until agents are told (median): "
+                f"{statistics.median(n for n, _ in until_announced):.0f} statements, "
+                f"{statistics.median(c for _, c in until_announced) * 1000:.1f} ms of server CPU "
+                f"(n={len(until_announced)})"
+            )
         print(f"load average after sampling: {_load_average()}")
         if late:
             await _late_or_lost(late, base)
@@ -341,6 +424,12 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
         alive = sum(1 for v in visitors if v.ws.state.name == "OPEN")
         print(f"connections still open at the end: {alive}")
         await asyncio.gather(*(v.ws.close() for v in visitors), return_exceptions=True)
+
+
+async def _quiet(http: httpx.AsyncClient) -> dict[str, Any]:
+    """The server's counters once it has run no statement for 50 ms."""
+    found: dict[str, Any] = (await http.get("/_bench/quiet")).json()
+    return found
 
 
 async def _statements(http: httpx.AsyncClient) -> int:

@@ -165,6 +165,7 @@ class UnitOfWork:
         )
         database.cache.attach(self.session)
         self._hooks: list[Hook] = []
+        self._follow_ups: list[Hook] = []
         self._before_commit: list[Callable[[UnitOfWork], Awaitable[None]]] = []
         self._enqueued_jobs = False
         self._done = False
@@ -177,6 +178,17 @@ class UnitOfWork:
 
     def after_commit(self, hook: Hook) -> None:
         self._hooks.append(hook)
+
+    def follow_up(self, work: Hook) -> None:
+        """Run ``work`` once this transaction has committed and its after-commit hooks (the live
+        messages) have run. ``work`` opens its own unit of work.
+
+        For work that may wait a moment but not for the live messages: a visitor's message is
+        announced to agents first and its reactions run next (ADR 0040). Whatever ``work`` must
+        not lose needs a job enqueued in this transaction as its safety net, because a process
+        that dies after the commit never runs it.
+        """
+        self._follow_ups.append(work)
 
     def before_commit(self, hook: Callable[[UnitOfWork], Awaitable[None]]) -> None:
         """Run ``hook`` inside the transaction just before it commits (once per registration).
@@ -230,6 +242,7 @@ class UnitOfWork:
         if self._done:
             raise RuntimeError("unit of work already finished")
         self._hooks.clear()
+        self._follow_ups.clear()
         self._before_commit.clear()
         self.state.clear()
         self._enqueued_jobs = False
@@ -240,6 +253,7 @@ class UnitOfWork:
             return
         self._done = True
         self._hooks.clear()
+        self._follow_ups.clear()
         self._before_commit.clear()
         try:
             await self.session.rollback()
@@ -257,6 +271,13 @@ class UnitOfWork:
         if self._enqueued_jobs:
             for listener in self.database.job_listeners:
                 listener()
+        follow_ups, self._follow_ups = self._follow_ups, []
+        for work in follow_ups:
+            try:
+                await work()
+            except Exception:
+                # Committed already; the follow-up's safety-net job redoes its work later.
+                log.exception("follow-up after commit failed")
 
     async def __aenter__(self) -> UnitOfWork:
         return self

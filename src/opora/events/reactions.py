@@ -8,6 +8,11 @@ reactors with :func:`reactor`; :func:`discover` imports them, so the core names 
 A reactor gets every matching event of the transaction at once (an inbound batch may create
 hundreds of tickets), and events it records itself are offered in the next round. The number of
 rounds is capped, which stops a reaction that keeps triggering itself.
+
+Reactions normally run in the transaction of their cause. The inbound pipeline instead
+:func:`defer`s the reactions to the messages it stores (ADR 0040): they run in a transaction
+of their own right after the message's commit, so that agents see the message without waiting
+for them, and a job enqueued with the message runs them if the process dies before that.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ import importlib
 import importlib.util
 import logging
 import pkgutil
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from opora.db import UnitOfWork
+from opora.db import Database, UnitOfWork
+from opora.jobs.service import complete_queued, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +120,72 @@ async def _run(uow: UnitOfWork) -> None:
             len(left),
             sorted({f.kind for f in left}),
         )
+
+
+# The job that re-does deferred reactions. It is due only after RESCUE_AFTER: the process that
+# stored the message runs them at once (``_run_deferred``) and completes the job then; the job
+# runs only if that did not happen (the process died, or the reactions failed).
+DEFERRED_TASK = "events.react"
+RESCUE_AFTER = timedelta(seconds=10)
+
+
+def encode_facts(facts: Sequence[Fact]) -> list[dict[str, Any]]:
+    return [
+        {
+            "ticket_id": f.ticket_id,
+            "kind": f.kind,
+            "actor_type": f.actor_type,
+            "actor_id": f.actor_id,
+            "data": f.data,
+            "created_at": f.created_at.isoformat() if f.created_at is not None else None,
+        }
+        for f in facts
+    ]
+
+
+def decode_facts(raw: Sequence[dict[str, Any]]) -> list[Fact]:
+    return [
+        Fact(
+            int(f["ticket_id"]),
+            str(f["kind"]),
+            str(f["actor_type"]),
+            f.get("actor_id"),
+            dict(f.get("data") or {}),
+            datetime.fromisoformat(f["created_at"]) if f.get("created_at") else None,
+        )
+        for f in raw
+    ]
+
+
+async def defer(uow: UnitOfWork, facts: Sequence[Fact]) -> None:
+    """React to ``facts`` in a transaction of their own, right after ``uow`` commits.
+
+    The reactions then commit a moment after their cause instead of with it: a ticket is briefly
+    without its SLA clocks, assignment or figures. In return the cause's live messages leave
+    before the reactions' work. The job enqueued here commits with the cause, so a process that
+    dies in between loses nothing: a worker reacts after ``RESCUE_AFTER``.
+    """
+    if not facts or not _registry:
+        return
+    raw = encode_facts(facts)
+    key = f"{DEFERRED_TASK}:{uuid.uuid4().hex}"
+    await enqueue(uow, DEFERRED_TASK, {"facts": raw}, unique_key=key, delay=RESCUE_AFTER)
+    database = uow.database
+
+    async def run() -> None:
+        await _run_deferred(database, key, raw)
+
+    uow.follow_up(run)
+
+
+async def _run_deferred(database: Database, key: str, raw: Sequence[dict[str, Any]]) -> None:
+    async with database.uow() as uow:
+        # Completing the job first claims the work: if a worker has taken the job already (this
+        # process was slower than RESCUE_AFTER), nothing is completed and the worker reacts.
+        if not await complete_queued(uow, [key]):
+            return
+        # The facts go the job's way (encoded and back), so both paths see the same data.
+        note(uow, decode_facts(raw))
 
 
 def discover() -> None:

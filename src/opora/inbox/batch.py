@@ -49,6 +49,7 @@ class Item:
     threaded_by: str = "new"
     message_id: int = 0
     flooding: bool = False
+    stored: Message | None = None
 
 
 @dataclass(eq=False)
@@ -82,6 +83,12 @@ class Ingested:
     customer_id: int
     new_ticket: bool
     inbound: InboundMessage
+    # The ticket's team and assignee as this batch left them (before any reaction), and a
+    # transient copy of the stored message row without its attachments: what a hook needs to
+    # announce the message without reading back what the batch has just written.
+    team_id: int | None = None
+    assignee_id: int | None = None
+    message: Message | None = None
 
 
 def sender_identity(inbound: InboundMessage) -> tuple[str, str]:
@@ -90,7 +97,14 @@ def sender_identity(inbound: InboundMessage) -> tuple[str, str]:
     return str(kind), value
 
 
-async def ingest(uow: UnitOfWork, runtime: Runtime, items: list[Item]) -> list[Ingested]:
+async def ingest(
+    uow: UnitOfWork, runtime: Runtime, items: list[Item], *, facts: list[Fact] | None = None
+) -> list[Ingested]:
+    """Store the batch's messages (and tickets, customers, events) in the caller's transaction.
+
+    The events' reactions run before this transaction commits, or, when the caller passes a
+    ``facts`` list, are added to it for the caller to defer (``reactions.defer``).
+    """
     if not items:
         return []
     now = utcnow()
@@ -100,9 +114,22 @@ async def ingest(uow: UnitOfWork, runtime: Runtime, items: list[Item]) -> list[I
     _thread(items, states, now=now, window=timedelta(days=runtime.settings.reopen_window_days))
     await _insert_new_tickets(uow, items, now)
     await _insert_messages(uow, runtime, items, now)
-    await _write_events_and_tickets(uow, items, now)
+    recorded = await _write_events_and_tickets(uow, items, now)
+    if facts is None:
+        reactions.note(uow, recorded)
+    else:
+        facts.extend(recorded)
     return [
-        Ingested(item.ticket.id, item.message_id, item.customer_id, item.ticket.row is None, item.inbound)
+        Ingested(
+            item.ticket.id,
+            item.message_id,
+            item.customer_id,
+            item.ticket.row is None,
+            item.inbound,
+            team_id=item.ticket.team_id,
+            assignee_id=item.ticket.assignee_id,
+            message=item.stored,
+        )
         for item in items
         if item.ticket is not None
     ]
@@ -343,8 +370,9 @@ async def _insert_messages(uow: UnitOfWork, runtime: Runtime, items: list[Item],
         )
     ids = await repository.insert_returning_ids(uow.session, Message, rows)
     files: list[dict[str, Any]] = []
-    for item, message_id in zip(items, ids, strict=True):
+    for item, message_id, row in zip(items, ids, rows, strict=True):
         item.message_id = message_id
+        item.stored = Message(id=message_id, **row)
         for part in item.inbound.attachments:
             if len(part.data) > runtime.storage.max_bytes:
                 continue  # noted in the message metadata by _metadata
@@ -379,7 +407,7 @@ def _metadata(item: Item) -> dict[str, Any]:
     return data
 
 
-async def _write_events_and_tickets(uow: UnitOfWork, items: list[Item], now: datetime) -> None:
+async def _write_events_and_tickets(uow: UnitOfWork, items: list[Item], now: datetime) -> list[Fact]:
     events: list[dict[str, Any]] = []
     created: set[int] = set()
     for index, item in enumerate(items):
@@ -422,13 +450,6 @@ async def _write_events_and_tickets(uow: UnitOfWork, items: list[Item], now: dat
                     {**actor, "kind": "status_changed", "data": {"status": {"old": old, "new": new}}}
                 )
     ids = await repository.insert_returning_ids(uow.session, TicketEvent, events)
-    reactions.note(
-        uow,
-        [
-            Fact(e["ticket_id"], e["kind"], e["actor_type"], e["actor_id"], e["data"], e["created_at"])
-            for e in events
-        ],
-    )
     teams = {item.ticket.id: (item.ticket.team_id, item.ticket.assignee_id) for item in items if item.ticket}
     for event_id, event in zip(ids, events, strict=True):
         team_id, assignee_id = teams[event["ticket_id"]]
@@ -458,3 +479,7 @@ async def _write_events_and_tickets(uow: UnitOfWork, items: list[Item], now: dat
                 row.solved_at = None
         row.updated_at = now
         row.last_customer_message_at = now
+    return [
+        Fact(e["ticket_id"], e["kind"], e["actor_type"], e["actor_id"], e["data"], e["created_at"])
+        for e in events
+    ]

@@ -25,6 +25,8 @@ from opora.channels.base import (
 )
 from opora.channels.models import Channel
 from opora.db import UnitOfWork
+from opora.events import reactions
+from opora.events.reactions import Fact
 from opora.inbox import batch, delivery, repository
 from opora.inbox.models import InboundPayload, PayloadState
 from opora.jobs.service import complete_queued, enqueue
@@ -92,23 +94,30 @@ async def receive(
     return Received(payload_id=payload_id, created=True)
 
 
-async def process_now(uow: UnitOfWork, runtime: Runtime, payload_id: int) -> None:
+async def process_now(
+    uow: UnitOfWork, runtime: Runtime, payload_id: int, *, channel: Channel | None = None
+) -> None:
     """Process a payload stored by this transaction with ``queue=False``, in this transaction.
 
     For a client that waits for the message to be live (the chat widget): the raw payload and
     its ticket message commit together, and the live events leave right after the commit, with
-    no job hop and no second write transaction. The pipeline is the job's (parse, identify,
+    no job hop; the reactions follow in a transaction of their own (ADR 0040). The pipeline is the job's (parse, identify,
     thread, hooks, quarantine of a payload that cannot be parsed); the per-channel lock keeps
     arrival order on PostgreSQL. An exception leaves the transaction unusable: the caller
     restarts it and stores the payload with its job instead (``receive``), so a failure here
     costs latency, never the message.
+
+    The payload is this transaction's own (uncommitted, so no other transaction can hold it):
+    it is read once, without the batch's locking read. ``channel``, when the caller has it (a
+    read-only cached copy will do), saves reading it again.
     """
     row = await repository.get_payload(uow.session, payload_id)
     if row is None:
         return
     if not uow.is_sqlite:
         await repository.lock_channel_inbox(uow.session, row.channel_id)
-    await _process_batch(uow, runtime, [payload_id], isolate=False)
+    known = {channel.id: channel} if channel is not None and channel.id == row.channel_id else {}
+    await _process_rows(uow, runtime, [row], isolate=False, channels=known)
 
 
 def _encode(payload: bytes) -> tuple[str, str]:
@@ -174,18 +183,35 @@ async def _process_batch(
     uow: UnitOfWork, runtime: Runtime, ids: list[int], *, isolate: bool
 ) -> list[InboundPayload]:
     rows = await repository.lock_received(uow.session, ids, skip_locked=not uow.is_sqlite)
-    parsed = await _parse_all(uow, runtime, rows)
+    return await _process_rows(uow, runtime, rows, isolate=isolate)
+
+
+async def _process_rows(
+    uow: UnitOfWork,
+    runtime: Runtime,
+    rows: list[InboundPayload],
+    *,
+    isolate: bool,
+    channels: dict[int, Channel] | None = None,
+) -> list[InboundPayload]:
+    rows = [row for row in rows if row.state == PayloadState.RECEIVED]
+    parsed = await _parse_all(uow, runtime, rows, channels or {})
     groups = await _prepare(uow, parsed)
     ingested: list[batch.Ingested] = []
+    facts: list[Fact] = []
     if not isolate:
-        ingested = await batch.ingest(uow, runtime, [item for _, items in groups for item in items])
+        items = [item for _, items in groups for item in items]
+        ingested = await batch.ingest(uow, runtime, items, facts=facts)
         for payload, items in groups:
             _done(payload.row, items, stored=bool(items or payload.updates))
     else:
         for payload, items in groups:
-            ingested += await _ingest_alone(uow, runtime, payload, items)
+            ingested += await _ingest_alone(uow, runtime, payload, items, facts)
     for hook in inbound_hooks:
         await hook(uow, runtime, ingested)
+    # The messages are stored; SLA, routing, rules, the bot and the figures react to them in the
+    # next transaction, after agents have been told (ADR 0040).
+    await reactions.defer(uow, facts)
     return rows
 
 
@@ -233,13 +259,14 @@ async def _prepare(uow: UnitOfWork, parsed: list[_Parsed]) -> list[tuple[_Parsed
 
 
 async def _ingest_alone(
-    uow: UnitOfWork, runtime: Runtime, payload: _Parsed, items: list[batch.Item]
+    uow: UnitOfWork, runtime: Runtime, payload: _Parsed, items: list[batch.Item], facts: list[Fact]
 ) -> list[batch.Ingested]:
     """One payload in its own savepoint: a failure quarantines it and spares the rest."""
     for attempt in (1, 2):
+        mine: list[Fact] = []
         try:
             async with uow.session.begin_nested():
-                ingested = await batch.ingest(uow, runtime, items)
+                ingested = await batch.ingest(uow, runtime, items, facts=mine)
         except TRANSIENT:
             raise
         except IntegrityError:
@@ -255,6 +282,7 @@ async def _ingest_alone(
             _quarantine(payload.row, f"processing failed: {exc.__class__.__name__}: {exc}")
             return []
         _done(payload.row, items, stored=bool(items or payload.updates))
+        facts.extend(mine)  # only what its savepoint kept
         return ingested
     return []
 
@@ -280,14 +308,16 @@ def _carries_card(inbound: InboundMessage) -> bool:
     return any(part and mask_cards(part) != part for part in (inbound.text, inbound.html))
 
 
-async def _parse_all(uow: UnitOfWork, runtime: Runtime, rows: list[InboundPayload]) -> list[_Parsed]:
+async def _parse_all(
+    uow: UnitOfWork, runtime: Runtime, rows: list[InboundPayload], known: dict[int, Channel]
+) -> list[_Parsed]:
     adapters: dict[int, ChannelAdapter | None] = {}
     broken: dict[int, str] = {}
     result: list[_Parsed] = []
     for row in rows:
         item = _Parsed(row)
         result.append(item)
-        channel = await uow.session.get(Channel, row.channel_id)
+        channel = known.get(row.channel_id) or await uow.session.get(Channel, row.channel_id)
         if channel is None:
             continue
         if channel.id not in adapters:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from opora.db import fold
 from opora.incidents.models import Incident, IncidentStatus, IncidentTicket, IncidentUpdate
+from opora.kit.readcache import cached, copy_row, watch
 from opora.tickets.models import Ticket
 
 
@@ -39,11 +40,22 @@ async def get(session: AsyncSession, incident_id: int, *, for_update: bool = Fal
     return (await session.scalars(query)).first()
 
 
+# Every new ticket, and every ticket whose topic changes, asks which open incidents have a rule
+# (twice for a chat visitor's first message: created, then topic set by the AI); incidents
+# change a few times a day.
+watch(Incident.__tablename__)
+
+
 async def active_rules(session: AsyncSession) -> Sequence[Incident]:
-    query = select(Incident).where(
-        Incident.status != IncidentStatus.RESOLVED, Incident.rule_topic.is_not(None)
-    )
-    return (await session.scalars(query)).all()
+    """Open incidents with a rule, as read-only copies shared by the process (kit.readcache)."""
+
+    async def load() -> list[Incident]:
+        query = select(Incident).where(
+            Incident.status != IncidentStatus.RESOLVED, Incident.rule_topic.is_not(None)
+        )
+        return [copy_row(incident) for incident in (await session.scalars(query)).all()]
+
+    return await cached(session, "incidents.active_rules", load)
 
 
 async def tickets(session: AsyncSession, ticket_ids: Collection[int]) -> dict[int, Ticket]:

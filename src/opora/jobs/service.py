@@ -76,7 +76,10 @@ async def enqueue(
         job_id = await repository.bring_forward(uow.session, unique_key=unique_key, run_at=due)
         if job_id is None:
             return None
-    uow.note_job_enqueued()
+    # Delayed jobs are found by polling: waking a worker for one only costs it a claim that
+    # finds nothing (each inbound chat message enqueues such a safety net, ADR 0040).
+    if due <= now:
+        uow.note_job_enqueued()
     # Delayed jobs are found by polling. One NOTIFY per transaction is enough: PostgreSQL would
     # fold the repeats anyway, and each one is a round trip.
     if due <= now and not uow.session.info.get(_NOTIFIED):

@@ -27,6 +27,7 @@ from opora.inbox.batch import Ingested
 from opora.kit.errors import InvalidInput, Unauthenticated
 from opora.kit.time import utcnow
 from opora.runtime import Runtime
+from opora.tickets.models import Message
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ async def _store(
         row.last_external_id = key
         row.last_seen_at = utcnow()
         if runtime is not None and received.payload_id is not None:
-            await inbox_service.process_now(uow, runtime, received.payload_id)
+            await inbox_service.process_now(uow, runtime, received.payload_id, channel=channel)
     return Ack(client_id=data.client_id, duplicate=not received.created)
 
 
@@ -128,8 +129,11 @@ async def on_ingested(uow: UnitOfWork, runtime: Runtime, ingested: list[Ingested
     mine = [i for i in ingested if isinstance(i.inbound.metadata.get("webchat"), dict)]
     if not mine:
         return
-    rows = {m.id: m for m in await repository.messages_by_id(uow.session, [i.message_id for i in mine])}
-    tickets = await repository.tickets(uow.session, sorted({i.ticket_id for i in mine}))
+    # The batch's own copies of the rows it stored: reading them back cost two statements
+    # before the visitor's message could be announced.
+    rows: dict[int, Message] = {i.message_id: i.message for i in mine if i.message is not None}
+    missing = [i.message_id for i in mine if i.message_id not in rows]
+    rows.update({m.id: m for m in await repository.messages_by_id(uow.session, missing)})
     with_files = any(i.inbound.attachments for i in mine)
     shown = {m.id: m for m in await history.widget_messages(uow, list(rows.values()), with_files=with_files)}
     keys = sorted({str(i.inbound.metadata["webchat"]["visitor"]) for i in mine})
@@ -141,19 +145,19 @@ async def on_ingested(uow: UnitOfWork, runtime: Runtime, ingested: list[Ingested
         waiting = await repository.visitors_wanting_human(uow.session, keys)
     if waiting:
         tagged = {i.ticket_id for i in mine if i.inbound.metadata["webchat"]["visitor"] in waiting}
+        tickets = await repository.tickets(uow.session, sorted(tagged))
         await handoff.tag_human(uow, [tickets[t] for t in sorted(tagged)])
         for visitor in waiting.values():
             visitor.wants_human = False
     for item in mine:
-        ticket = tickets[item.ticket_id]
         uow.publish(
             TOPIC,
             {
                 "kind": "stored",
                 "visitor": item.inbound.metadata["webchat"]["visitor"],
-                "ticket_id": ticket.id,
-                "team_id": ticket.team_id,
-                "assignee_id": ticket.assignee_id,
+                "ticket_id": item.ticket_id,
+                "team_id": item.team_id,
+                "assignee_id": item.assignee_id,
                 "message": shown[item.message_id].model_dump(mode="json"),
             },
         )
