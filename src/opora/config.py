@@ -11,8 +11,8 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_FILE = "secret.key"
-# The values of ``bot_encoder``; opora.bot.embeddings.CHOICES must list the same (a test checks),
-# and settings do not import the encoders themselves.
+# The values of ``bot_encoder`` (opora.bot.embeddings.CHOICES), here so that settings do not
+# import the encoders themselves.
 ENCODER_CHOICES = ("use", "e5", "use+e5")
 
 

