@@ -101,11 +101,11 @@ async def process_now(
 
     For a client that waits for the message to be live (the chat widget): the raw payload and
     its ticket message commit together, and the live events leave right after the commit, with
-    no job hop; the reactions follow in a transaction of their own (ADR 0040). The pipeline is the job's (parse, identify,
-    thread, hooks, quarantine of a payload that cannot be parsed); the per-channel lock keeps
-    arrival order on PostgreSQL. An exception leaves the transaction unusable: the caller
-    restarts it and stores the payload with its job instead (``receive``), so a failure here
-    costs latency, never the message.
+    no job hop; the reactions follow in a transaction of their own (ADR 0040). The pipeline is
+    the job's (parse, identify, thread, hooks, quarantine of a payload that cannot be parsed);
+    the per-channel lock keeps arrival order on PostgreSQL. An exception leaves the transaction
+    unusable: the caller restarts it and stores the payload with its job instead (``receive``),
+    so a failure here costs latency, never the message.
 
     The payload is this transaction's own (uncommitted, so no other transaction can hold it):
     it is read once, without the batch's locking read. ``channel``, when the caller has it (a
