@@ -413,6 +413,14 @@ async def latency(db: Database, queries: Sequence[str], rounds: int) -> tuple[li
     return timings, (time.process_time() - cpu) * 1000 / len(timings)
 
 
+def _drop(postgres: bool, name: str) -> None:
+    if postgres:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def _fresh_url(postgres: bool, tmp: Path, name: str) -> str:
     if not postgres:
         url = f"sqlite+aiosqlite:///{tmp / (name + '.db')}"
@@ -442,9 +450,8 @@ async def run(args: argparse.Namespace) -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         for shop in shops:
-            db = Database(
-                await asyncio.to_thread(_fresh_url, args.postgres, Path(tmp), f"opora_kb_bench_{shop.name}")
-            )
+            name = f"opora_kb_bench{args.tag}_{shop.name}"
+            db = Database(await asyncio.to_thread(_fresh_url, args.postgres, Path(tmp), name))
             owner = await build(db, shop, vectors=not args.no_vectors)
             m = await evaluate(db, owner, shop.questions[args.split], misses=args.misses)
             print(
@@ -452,11 +459,11 @@ async def run(args: argparse.Namespace) -> None:
                 f"recall@1 {m['recall@1']:.3f}  recall@3 {m['recall@3']:.3f}  MRR@10 {m['mrr@10']:.3f}"
             )
             await db.dispose()
+            await asyncio.to_thread(_drop, args.postgres, name)
         if args.articles:
             ru = load_ru(args.data)
-            db = Database(
-                await asyncio.to_thread(_fresh_url, args.postgres, Path(tmp), "opora_kb_bench_latency")
-            )
+            name = f"opora_kb_bench{args.tag}_latency"
+            db = Database(await asyncio.to_thread(_fresh_url, args.postgres, Path(tmp), name))
             await build(db, ru, pad_to=args.articles, vectors=not args.no_vectors)
             typed = [q.text[: max(3, len(q.text) // 3)] for q in ru.questions["test"][:40]]
             queries = [q.text for q in ru.questions["test"]] + ["возврат", "пвз", "возрват денег", *typed]
@@ -493,6 +500,7 @@ async def run(args: argparse.Namespace) -> None:
                     f"CPU {statistics.mean(r[1] for r in rows):.2f} ms/search"
                 )
             await db.dispose()
+            await asyncio.to_thread(_drop, args.postgres, name)
 
 
 def main(argv: list[str]) -> int:
@@ -528,6 +536,11 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--postgres", action="store_true", help=f"run on PostgreSQL ({PG_ADMIN})")
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument(
+        "--tag",
+        default="",
+        help="suffix of the PostgreSQL database names, so that parallel runs do not drop each other's",
+    )
     args = parser.parse_args(argv)
     if args.misses and args.split == "test":
         parser.error("--misses is for tuning splits; the test split's errors are not looked at")
