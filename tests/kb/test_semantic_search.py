@@ -17,9 +17,10 @@ from numpy.typing import NDArray
 from sqlalchemy import func, select
 
 from opora.config import Settings
+from opora.db import UnitOfWork
 from opora.jobs.worker import Worker
 from opora.kb.models import KbArticleVector
-from opora.kb.search import semantic
+from opora.kb.search import repository, semantic
 from opora.kb.search import service as search
 from opora.runtime import Runtime, build_runtime
 from tests.kb.conftest import KB, PUBLIC, hit_ids, make_article
@@ -182,6 +183,32 @@ async def test_a_rare_word_outweighs_a_common_one(client: httpx.AsyncClient, des
     found = hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "заказ без крепежа"}))
     assert found[0] == rare["id"] and common["id"] in found
     assert search.DF_TTL > 0
+
+
+async def test_a_one_word_query_needs_no_document_frequencies(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sup = desk.supervisor_h
+    often = await make_article(client, desk.olga_h, title="Заказ", body_md="Заказ и заказ.", publish_h=sup)
+    once = await make_article(client, desk.olga_h, title="Оплата", body_md="Оплата заказа.", publish_h=sup)
+    await drain(runtime)
+    counted: list[int] = []
+    frequencies = repository.document_frequencies
+
+    async def counting(uow: UnitOfWork, clauses: Sequence[str]) -> tuple[int, list[int]]:
+        counted.append(len(clauses))
+        return await frequencies(uow, clauses)
+
+    monkeypatch.setattr(repository, "document_frequencies", counting)
+    search._frequencies.clear()
+    # The same order as with the re-scoring (the shares of the best score do not change).
+    assert hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "заказ"}))[:2] == [
+        often["id"],
+        once["id"],
+    ]
+    assert counted == []
+    await client.get(f"{PUBLIC}/search", params={"q": "оплата заказа"})
+    assert counted == ([] if runtime.db.is_sqlite else [2])
 
 
 async def test_a_failing_encoder_leaves_full_text_search_working(

@@ -219,7 +219,10 @@ async def _find(
     otherwise it is encoded here only if full-text has no clear winner.
     """
     expression = query.fts5_expression(parsed) if uow.is_sqlite else query.tsquery_expression(parsed)
-    weighted = [] if uow.is_sqlite or not semantic.ENABLED else await _clause_weights(uow, parsed)
+    # One clause's IDF scales every score alike: its order, and the fusion's shares of the best
+    # score, are those of ts_rank, so neither its document frequency nor the re-scoring is needed.
+    idf = not uow.is_sqlite and semantic.ENABLED and len(parsed.clauses) > 1
+    weighted = await _clause_weights(uow, parsed) if idf else []
     if index.empty and not weighted:
         found = await repository.search(uow, expression, scope, limit=limit)
         return found, len(found)
