@@ -395,9 +395,13 @@ def _full_text_only(on: bool) -> None:
     semantic.configure(enabled=not on)
 
 
-async def latency(db: Database, queries: Sequence[str], rounds: int) -> tuple[list[float], float]:
+async def latency(
+    db: Database, queries: Sequence[str], rounds: int, cpu_each: list[float] | None = None
+) -> tuple[list[float], float]:
     """Wall milliseconds of each search, and the process CPU milliseconds per search (all
-    threads: the query's encoding runs in one): on a shared machine CPU is the steadier figure."""
+    threads: the query's encoding runs in one): on a shared machine CPU is the steadier figure.
+    ``cpu_each`` collects each search's process CPU, whose tail is what the wall-clock p99 of an
+    unloaded machine would show."""
     timings = []
     cpu = time.process_time()
     for _ in range(rounds):
@@ -406,11 +410,22 @@ async def latency(db: Database, queries: Sequence[str], rounds: int) -> tuple[li
             # that the figure is the encoder's cost and not the cache's (a real desk gets some
             # of it from the cache, for repeated questions).
             semantic.forget_query_vectors()
+            own = time.process_time()
             started = time.perf_counter()
             async with db.uow() as uow:
                 await search.search(uow, q, scope=search.public_scope("ru"), limit=10)
             timings.append((time.perf_counter() - started) * 1000)
+            if cpu_each is not None:
+                cpu_each.append((time.process_time() - own) * 1000)
     return timings, (time.process_time() - cpu) * 1000 / len(timings)
+
+
+def _drop(postgres: bool, name: str) -> None:
+    if postgres:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _fresh_url(postgres: bool, tmp: Path, name: str) -> str:
@@ -441,10 +456,9 @@ async def run(args: argparse.Namespace) -> None:
         f"{', no vectors (full-text only)' if args.no_vectors else ', semantic fusion'}"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        for shop in shops:
-            db = Database(
-                await asyncio.to_thread(_fresh_url, args.postgres, Path(tmp), f"opora_kb_bench_{shop.name}")
-            )
+        for shop in shops if not args.latency_only else []:
+            name = f"opora_kb_bench{args.tag}_{shop.name}"
+            db = Database(await asyncio.to_thread(_fresh_url, args.postgres, Path(tmp), name))
             owner = await build(db, shop, vectors=not args.no_vectors)
             m = await evaluate(db, owner, shop.questions[args.split], misses=args.misses)
             print(
@@ -452,12 +466,18 @@ async def run(args: argparse.Namespace) -> None:
                 f"recall@1 {m['recall@1']:.3f}  recall@3 {m['recall@3']:.3f}  MRR@10 {m['mrr@10']:.3f}"
             )
             await db.dispose()
+            await asyncio.to_thread(_drop, args.postgres, name)
         if args.articles:
             ru = load_ru(args.data)
-            db = Database(
-                await asyncio.to_thread(_fresh_url, args.postgres, Path(tmp), "opora_kb_bench_latency")
-            )
-            await build(db, ru, pad_to=args.articles, vectors=not args.no_vectors)
+            name = f"opora_kb_bench{args.tag}_latency"
+            if args.database:
+                # Built before (``--keep``), maybe by another version of the code: old and new
+                # code can then be timed on the very same rows, alternating.
+                db = Database(args.database)
+            else:
+                folder = Path(tempfile.mkdtemp(prefix="opora-kb-bench-")) if args.keep else Path(tmp)
+                db = Database(await asyncio.to_thread(_fresh_url, args.postgres, folder, name))
+                await build(db, ru, pad_to=args.articles, vectors=not args.no_vectors)
             typed = [q.text[: max(3, len(q.text) // 3)] for q in ru.questions["test"][:40]]
             queries = [q.text for q in ru.questions["test"]] + ["возврат", "пвз", "возрват денег", *typed]
             # Each mode: (label, re-ranking on, the clear-winner ratio).
@@ -472,6 +492,7 @@ async def run(args: argparse.Namespace) -> None:
                 semantic.CLEAR_WINNER = ratio
                 await latency(db, queries[:20], 1)  # warm-up: caches, prepared statements
             figures: dict[str, list[tuple[list[float], float]]] = defaultdict(list)
+            cpu_each: dict[str, list[float]] = defaultdict(list)
             encoded: dict[str, int] = defaultdict(int)
             # The modes alternate round by round, so that load from other processes hits all.
             for _ in range(args.rounds):
@@ -479,20 +500,26 @@ async def run(args: argparse.Namespace) -> None:
                     semantic.configure(enabled=on)
                     semantic.CLEAR_WINNER = ratio
                     before = semantic.STATS.encoded
-                    figures[label].append(await latency(db, queries, 1))
+                    figures[label].append(await latency(db, queries, 1, cpu_each[label]))
                     encoded[label] += semantic.STATS.encoded - before
             semantic.configure(enabled=not args.no_vectors)
             semantic.CLEAR_WINNER = args.clear_winner
             for label, _, _ in modes:
                 rows = figures[label]
                 timings = sorted(t for r in rows for t in r[0])
+                own = sorted(cpu_each[label])
                 print(
                     f"latency at {args.articles} articles, {label} ({len(timings)} searches, "
                     f"{encoded[label]} encoded): p50 {statistics.median(timings):.2f} ms  "
                     f"p99 {timings[int(len(timings) * 0.99) - 1]:.2f} ms  "
-                    f"CPU {statistics.mean(r[1] for r in rows):.2f} ms/search"
+                    f"CPU {statistics.mean(r[1] for r in rows):.2f} ms/search "
+                    f"(one search p50 {statistics.median(own):.2f}, p99 {own[int(len(own) * 0.99) - 1]:.2f})"
                 )
             await db.dispose()
+            if args.keep and not args.database:
+                print(f"kept the latency database: {db.url}")
+            elif not args.database:
+                await asyncio.to_thread(_drop, args.postgres, name)
 
 
 def main(argv: list[str]) -> int:
@@ -528,6 +555,21 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--postgres", action="store_true", help=f"run on PostgreSQL ({PG_ADMIN})")
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the latency database and print its URL (a SQLite file goes to a new folder under /tmp)",
+    )
+    parser.add_argument(
+        "--database",
+        help="time searches on this latency database (built with --keep) instead of building one",
+    )
+    parser.add_argument("--latency-only", action="store_true", help="skip the quality figures")
+    parser.add_argument(
+        "--tag",
+        default="",
+        help="suffix of the PostgreSQL database names, so that parallel runs do not drop each other's",
+    )
     args = parser.parse_args(argv)
     if args.misses and args.split == "test":
         parser.error("--misses is for tuning splits; the test split's errors are not looked at")

@@ -17,9 +17,10 @@ from numpy.typing import NDArray
 from sqlalchemy import func, select
 
 from opora.config import Settings
+from opora.db import UnitOfWork
 from opora.jobs.worker import Worker
 from opora.kb.models import KbArticleVector
-from opora.kb.search import semantic
+from opora.kb.search import repository, semantic
 from opora.kb.search import service as search
 from opora.runtime import Runtime, build_runtime
 from tests.kb.conftest import KB, PUBLIC, hit_ids, make_article
@@ -184,6 +185,32 @@ async def test_a_rare_word_outweighs_a_common_one(client: httpx.AsyncClient, des
     assert search.DF_TTL > 0
 
 
+async def test_a_one_word_query_needs_no_document_frequencies(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sup = desk.supervisor_h
+    often = await make_article(client, desk.olga_h, title="Заказ", body_md="Заказ и заказ.", publish_h=sup)
+    once = await make_article(client, desk.olga_h, title="Оплата", body_md="Оплата заказа.", publish_h=sup)
+    await drain(runtime)
+    counted: list[int] = []
+    frequencies = repository.document_frequencies
+
+    async def counting(uow: UnitOfWork, clauses: Sequence[str]) -> tuple[int, list[int]]:
+        counted.append(len(clauses))
+        return await frequencies(uow, clauses)
+
+    monkeypatch.setattr(repository, "document_frequencies", counting)
+    search._frequencies.clear()
+    # The same order as with the re-scoring (the shares of the best score do not change).
+    assert hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "заказ"}))[:2] == [
+        often["id"],
+        once["id"],
+    ]
+    assert counted == []
+    await client.get(f"{PUBLIC}/search", params={"q": "оплата заказа"})
+    assert counted == ([] if runtime.db.is_sqlite else [2])
+
+
 async def test_a_failing_encoder_leaves_full_text_search_working(
     client: httpx.AsyncClient, desk: Desk, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -243,6 +270,39 @@ def test_a_search_in_one_language_scores_only_its_vectors() -> None:
     assert set(index.similarities(query, "en")) == {7}
     assert set(index.similarities(query, None)) == {5, 7, 9}
     assert index.similarities(query, "de") == {}
+
+
+def test_one_product_gives_the_nearest_and_the_full_text_matches() -> None:
+    vectors = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.6, 0.8, 0.0], [0.0, 0.0, 1.0]], dtype=np.float32)
+    index = semantic.VectorIndex(
+        "test", (4, 4), np.array([7, 5, 9, 3]), np.array(["en", "ru", "ru", "ru"]), vectors, 0.0
+    )
+    query = np.array([0.6, 0.8, 0.0], dtype=np.float32)
+    near, given = index.nearest(query, "ru", [9, 3, 7, 42])
+    assert near == pytest.approx(index.similarities(query, "ru"))
+    # 9 and 3 come from the language's product, 7 (another language: a search over every
+    # language's matches) is scored on its own, and 42 has no vector yet.
+    assert given == pytest.approx(index.similarity_of(query, [9, 3, 7]))
+    assert set(given) == {9, 3, 7}
+    assert index.nearest(query, "de", [5]) == ({}, pytest.approx({5: 0.8}))
+
+
+async def test_the_page_is_filled_past_articles_the_scope_hides(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime
+) -> None:
+    sup = desk.supervisor_h
+    # The internal article is the nearest to the question; a visitor's one-hit page must skip
+    # it and still show the public article behind it.
+    internal = await make_article(
+        client, desk.olga_h, title="Оплата картой", body_md="Оплата картой.", internal=True, publish_h=sup
+    )
+    public = await make_article(
+        client, desk.olga_h, title="Оплата и доставка", body_md="Курьер берёт оплату.", publish_h=sup
+    )
+    await drain(runtime)
+    q = {"q": "apple pay", "limit": 1}
+    assert hit_ids(await client.get(f"{KB}/search", params=q, headers=desk.olga_h)) == [internal["id"]]
+    assert hit_ids(await client.get(f"{PUBLIC}/search", params=q)) == [public["id"]]
 
 
 async def test_a_query_full_text_answers_clearly_is_not_encoded(

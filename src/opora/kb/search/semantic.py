@@ -186,13 +186,38 @@ class VectorIndex:
 
     def similarities(self, query: NDArray[np.float32], language: str | None) -> dict[int, float]:
         """Cosine of the query to the ``CANDIDATES`` nearest articles in the language."""
+        return self.nearest(query, language, ())[0]
+
+    def nearest(
+        self, query: NDArray[np.float32], language: str | None, also: Sequence[int]
+    ) -> tuple[dict[int, float], dict[int, float]]:
+        """The ``CANDIDATES`` nearest articles in the language, and the cosines of the ``also``
+        articles that have a vector, from one pass over the matrix.
+
+        The full-text matches of a search in one language are rows of that language's span, so
+        their cosines are read from the product already made: the matrix is bigger than the
+        CPU's caches, and a second pass to gather their rows cost as much again as the first.
+        """
         start, end = (0, len(self.ids)) if not language else self.spans.get(language, (0, 0))
         if end <= start:
-            return {}
+            return {}, self.similarity_of(query, also)
         scores = _dot(self.matrix[start:end], query)
         take = min(CANDIDATES, len(scores))
         best = np.argpartition(-scores, take - 1)[:take]
-        return {int(self.ids[start + i]): float(scores[i]) for i in best}
+        near = {int(self.ids[start + i]): float(scores[i]) for i in best}
+        given: dict[int, float] = {}
+        outside: list[int] = []
+        for article_id in also:
+            row = self.position.get(article_id)
+            if row is None:
+                continue
+            if start <= row < end:
+                given[article_id] = float(scores[row - start])
+            else:
+                outside.append(article_id)
+        if outside:
+            given |= self.similarity_of(query, outside)
+        return near, given
 
     def similarity_of(self, query: NDArray[np.float32], ids: Sequence[int]) -> dict[int, float]:
         """Cosine of the query to the given articles that have a vector."""
