@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 SECRET_FILE = "secret.key"
 # The values of ``bot_encoder`` (opora.bot.embeddings.CHOICES), here so that settings do not
 # import the encoders themselves.
-ENCODER_CHOICES = ("use", "e5", "use+e5")
+ENCODER_CHOICES = ("use", "e5", "use+e5", "use+minilm")
 
 
 class Settings(BaseSettings):
@@ -52,7 +52,9 @@ class Settings(BaseSettings):
     # indexes articles or searches them. Off by default, so search keeps its 20 ms budget.
     kb_search_reranking: bool = False
     # The sentence encoder of the bot's intent model (ADR 0042): "use" (multilingual USE, the
-    # default), "e5" (multilingual-e5-small) or "use+e5" (both, concatenated). A model trained
+    # default), "e5" (multilingual-e5-small), "use+e5" (both, concatenated) or "use+minilm"
+    # (USE beside the English all-MiniLM-L6-v2 for English models, USE alone for the others;
+    # ADR 0045). A model trained
     # with another encoder is not used: the bot hands every message to a person until the
     # language is retrained.
     bot_encoder: str = "use"

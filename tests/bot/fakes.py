@@ -15,6 +15,10 @@ DIM = 512
 class WordHashEmbedder:
     name = "test-hash"
 
+    def __init__(self, language: str | None = None) -> None:
+        # Tests patch ``bot_embedder(language)`` with the class itself; every language gets one.
+        self.language = language
+
     def encode(self, texts: Sequence[str]) -> NDArray[np.float32]:
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         for row, text in enumerate(texts):

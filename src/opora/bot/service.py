@@ -213,7 +213,7 @@ async def train(uow: UnitOfWork, language: str, *, embedder: Embedder | None = N
     A failed training (too few examples) is stored as a failed version with the reason, and the
     previous active version stays in use.
     """
-    embedder = embedder or bot_embedder()
+    embedder = embedder or bot_embedder(language)
     rows = await repo.training_rows(uow.session, language)
     settings = await get_settings(uow, language)
     in_scope = [(k, t) for k, t in rows if k != OUT_OF_SCOPE]
@@ -317,7 +317,7 @@ async def classify(
     loaded = await _loaded(uow, head) if head else None
     if head is None or loaded is None:
         return Prediction(intent=None, confidence=0.0, abstained=True, out_of_scope=False)
-    embedder = embedder or bot_embedder()
+    embedder = embedder or bot_embedder(language)
     if loaded.model.encoder != embedder.name:
         # Vectors of another encoder mean nothing to these weights (other dimensions at best,
         # confident nonsense at worst): hand the message to a person until the next training.
