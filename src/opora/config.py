@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     # with another encoder is not used: the bot hands every message to a person until the
     # language is retrained.
     bot_encoder: str = "use"
+    # The cyclic garbage collector of `opora serve` (ADR 43): once the objects that came since the
+    # last freeze reach this count, they are collected and the survivors frozen, so a collection
+    # walks only those; 0 leaves CPython's own policy (whose full collections walk every object:
+    # 0.5-3 s with 2,000 chat sockets). Every frozen object is collected in full again once the
+    # frozen set has grown by ``gc_major_growth`` (0.5 = half) since the last time.
+    gc_young_objects: int = Field(default=10_000, ge=0)
+    gc_major_growth: float = Field(default=0.5, gt=0)
 
     max_attachment_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
     max_text_chars: int = Field(default=100_000, ge=1)

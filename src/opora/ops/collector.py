@@ -1,0 +1,121 @@
+"""When a serving process runs CPython's cyclic garbage collector, and over what (ADR 43).
+
+CPython 3.11 collects its oldest generation whenever the objects promoted into it since the last
+full collection reach a quarter of what it holds, and a full collection walks every tracked
+object of the process at once. A process holding 2,000 chat sockets has about a million of them
+(each socket ~300 objects of uvicorn, websockets, starlette and asyncio, plus what start-up
+made), so that pause is 0.5 s on an idle machine and 1-3 s on a loaded one; it lands on
+whichever chat message is in flight (bench/chat.py). Collecting less often only spaces the same
+pause out.
+
+This policy keeps the pause proportional to what is young instead of to everything alive:
+
+- **Minor**: automatic collections of the oldest generation are off. A timer looks at it every
+  ``check_seconds``; once it holds ``young_objects`` objects, it collects generations 0-2 (which
+  now hold only what came since the last freeze) and freezes the survivors (``gc.freeze``). A
+  frozen object is never walked again, and it is still freed by reference counting like any
+  other; only a reference cycle among frozen objects outlives its last outside reference.
+- **Major**: that garbage is bounded. Once the frozen set has grown by ``growth`` (a fraction)
+  since the last major, everything is thawed, collected in full and frozen again. That is the
+  old, long pause, but it comes after the process's live objects grew by half (more sockets,
+  models loaded on first use) or after that much cyclic garbage was frozen, not every few
+  hundred messages.
+
+``young_objects=0`` leaves CPython's own policy in place (the start-up freeze of ADR 40 only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import time
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+# Larger than any count of young collections a process reaches: the oldest generation is never
+# collected automatically (CPython compares this count with the threshold before anything else).
+NEVER = 1_000_000_000
+
+
+@dataclass
+class CollectorStats:
+    minors: int = 0
+    majors: int = 0
+    last_minor_seconds: float = 0.0
+    last_major_seconds: float = 0.0
+    # Frozen objects right after the last major (or start): what "growth" is measured from.
+    frozen_base: int = 0
+
+
+class Collector:
+    def __init__(self, *, young_objects: int, growth: float = 0.5, check_seconds: float = 0.5) -> None:
+        if young_objects < 0 or growth <= 0 or check_seconds <= 0:
+            raise ValueError("young_objects must be >= 0, growth and check_seconds > 0")
+        self.young_objects = young_objects
+        self.growth = growth
+        self.check_seconds = check_seconds
+        self.stats = CollectorStats()
+        self._thresholds: tuple[int, int, int] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def active(self) -> bool:
+        return self._thresholds is not None
+
+    def start(self) -> None:
+        """Collect and freeze what start-up made (modules, mappers, schemas: ~350,000 objects
+        that live as long as the process), then, unless disabled, take over the oldest
+        generation. Call from a running event loop."""
+        gc.collect()
+        gc.freeze()
+        self.stats.frozen_base = gc.get_freeze_count()
+        if self.young_objects == 0 or self.active:
+            return
+        self._thresholds = gc.get_threshold()
+        first, second, _ = self._thresholds
+        gc.set_threshold(first, second, NEVER)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="opora-collector")
+
+    async def stop(self) -> None:
+        """Give the oldest generation back to CPython's policy. What is frozen stays frozen, as
+        after the start-up freeze alone."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._thresholds is not None:
+            gc.set_threshold(*self._thresholds)
+            self._thresholds = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.check_seconds)
+            try:
+                self.step()
+            except Exception:  # a failed check must not end the policy: nothing else collects
+                log.exception("garbage collection step failed")
+
+    def step(self) -> str | None:
+        """One check: "major", "minor" or None (nothing due)."""
+        if gc.get_freeze_count() > self.stats.frozen_base * (1 + self.growth):
+            started = time.perf_counter()
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
+            self.stats.last_major_seconds = time.perf_counter() - started
+            self.stats.majors += 1
+            self.stats.frozen_base = gc.get_freeze_count()
+            return "major"
+        # A list of references to at most ~young_objects objects: cheap next to collecting them.
+        if len(gc.get_objects(generation=2)) >= self.young_objects:
+            started = time.perf_counter()
+            gc.collect(2)
+            gc.freeze()
+            self.stats.last_minor_seconds = time.perf_counter() - started
+            self.stats.minors += 1
+            return "minor"
+        return None

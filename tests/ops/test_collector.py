@@ -1,0 +1,151 @@
+"""The collector policy of a serving process (ADR 43): short collections of what is young, frozen
+survivors, and a full collection once the frozen set has grown, so cyclic garbage is still freed."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from opora.app import create_app
+from opora.config import Settings
+from opora.ops.collector import NEVER, Collector
+from opora.runtime import build_runtime
+
+
+class Node:
+    """A tracked object that can sit in a reference cycle and be watched by a weak reference."""
+
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+def cycle() -> tuple[Node, weakref.ref[Node]]:
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    return a, weakref.ref(a)
+
+
+def frozen(obj: object) -> bool:
+    """Alive, tracked, and in none of the three generations: in the permanent one."""
+    return gc.is_tracked(obj) and all(o is not obj for g in range(3) for o in gc.get_objects(g))
+
+
+@pytest.fixture
+async def collector() -> AsyncIterator[Collector]:
+    before = gc.get_threshold()
+    policy = Collector(young_objects=1_000, growth=0.5, check_seconds=3600)  # steps run by hand
+    policy.start()
+    yield policy
+    await policy.stop()
+    assert gc.get_threshold() == before
+
+
+async def test_start_freezes_and_takes_over_the_oldest_generation_and_stop_gives_it_back() -> None:
+    before = gc.get_threshold()
+    policy = Collector(young_objects=1_000)
+    made = Node()
+    policy.start()
+    try:
+        assert frozen(made)
+        assert policy.active
+        assert gc.get_threshold() == (before[0], before[1], NEVER)
+        assert policy.stats.frozen_base == gc.get_freeze_count()
+    finally:
+        await policy.stop()
+    assert not policy.active
+    assert gc.get_threshold() == before
+
+
+async def test_zero_young_objects_keeps_cpythons_policy_after_the_start_up_freeze() -> None:
+    before = gc.get_threshold()
+    policy = Collector(young_objects=0)
+    made = Node()
+    policy.start()
+    try:
+        assert frozen(made)
+        assert not policy.active
+        assert gc.get_threshold() == before
+    finally:
+        await policy.stop()
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError):
+        Collector(young_objects=-1)
+    with pytest.raises(ValueError):
+        Collector(young_objects=10, growth=0)
+
+
+async def test_a_minor_frees_young_cyclic_garbage_and_freezes_what_survives(collector: Collector) -> None:
+    kept = [Node() for _ in range(1_500)]
+    garbage, garbage_ref = cycle()
+    gc.collect(1)  # survivors of the young generations move to the oldest one, as under load
+    gc.collect(1)
+    del garbage
+    assert garbage_ref() is not None  # only a collection of the oldest generation frees it
+    assert len(gc.get_objects(generation=2)) >= collector.young_objects
+
+    assert collector.step() == "minor"
+
+    assert garbage_ref() is None
+    assert all(frozen(node) for node in kept[:: len(kept) // 10])
+    assert len(gc.get_objects(generation=2)) < collector.young_objects
+    assert collector.stats.minors == 1
+
+
+async def test_nothing_is_due_while_the_young_objects_are_few(collector: Collector) -> None:
+    gc.collect(2)  # the test run's own leftovers out of the way; a collection the policy allows
+    assert collector.step() is None
+    assert collector.stats.minors == collector.stats.majors == 0
+
+
+async def test_frozen_cyclic_garbage_is_freed_once_the_frozen_set_has_grown(collector: Collector) -> None:
+    # A cycle that was alive at a minor is frozen with the survivors; dropped afterwards, it
+    # outlives its last reference until the next major, which the frozen set's growth brings.
+    pair, pair_ref = cycle()
+    gc.collect(1)
+    gc.collect(1)
+    collector.young_objects = 0  # a minor now, whatever the count
+    assert collector.step() == "minor"
+    assert frozen(pair)
+    del pair
+    assert pair_ref() is not None
+
+    growth = int(collector.stats.frozen_base * collector.growth) + 1_000
+    grown = [Node() for _ in range(growth)]
+    assert collector.step() == "minor"  # the new objects are frozen too: now the set has grown
+    assert gc.get_freeze_count() > collector.stats.frozen_base * (1 + collector.growth)
+
+    assert collector.step() == "major"
+
+    assert pair_ref() is None
+    assert frozen(grown[0])  # what is alive is frozen again after the major
+    assert collector.stats.majors == 1
+    # Measured from the major: the next one waits for another half of what survived it.
+    assert abs(collector.stats.frozen_base - gc.get_freeze_count()) < 1_000
+    collector.young_objects = 1_000
+    assert collector.step() is None
+
+
+async def test_the_apps_lifespan_applies_the_configured_policy_and_restores_cpythons(tmp_path: Path) -> None:
+    before = gc.get_threshold()
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'gc.db'}",
+        secret_key="test-secret-key",
+        embedded_worker=False,
+        gc_young_objects=5_000,
+        gc_major_growth=0.25,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    app = create_app(build_runtime(settings), run_worker=False)
+    async with app.router.lifespan_context(app):
+        policy: Collector = app.state.collector
+        assert policy.active
+        assert (policy.young_objects, policy.growth) == (5_000, 0.25)
+        assert gc.get_threshold()[2] == NEVER
+    assert gc.get_threshold() == before
