@@ -431,6 +431,13 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
                 f"  full collection: {pause * 1000:.0f} ms, walked {sum(walked):,} tracked objects "
                 f"(generations 0/1/2: {'/'.join(f'{n:,}' for n in walked)}), freed {freed:,}"
             )
+        opening = [p for p in (await http.get("/_bench/gc")).json()[:gc_before] if p[0] == 2]
+        if opening:
+            longest = max(opening, key=lambda p: p[1])
+            print(
+                f"  before sampling (start-up, opening the sockets): {len(opening)} collections of "
+                f"generation 2, the longest {longest[1] * 1000:.0f} ms walking {sum(longest[3]):,} objects"
+            )
         heap_end = (await http.get("/_bench/heap")).json()
         _print_heap(heap_idle, heap_open, heap_end, len(visitors))
         # CPU time barely depends on the machine's load, unlike the latencies above.

@@ -8,12 +8,14 @@ import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from opora.app import create_app
 from opora.config import Settings
 from opora.ops.collector import NEVER, Collector
 from opora.runtime import build_runtime
+from tests.ops.test_metrics import scrape
 
 
 class Node:
@@ -74,9 +76,9 @@ async def test_zero_young_objects_keeps_cpythons_policy_after_the_start_up_freez
 
 
 def test_bad_settings_are_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="young_objects must be"):
         Collector(young_objects=-1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="young_objects must be"):
         Collector(young_objects=10, growth=0)
 
 
@@ -166,4 +168,10 @@ async def test_the_apps_lifespan_applies_the_configured_policy_and_restores_cpyt
         assert policy.active
         assert (policy.young_objects, policy.growth) == (5_000, 0.25)
         assert gc.get_threshold()[2] == NEVER
+        policy.minor()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            samples = await scrape(http)
+        assert samples[("opora_gc_collections_total", (("kind", "minor"),))] == 1
+        assert samples[("opora_gc_collections_total", (("kind", "major"),))] == 0
+        assert samples[("opora_gc_last_pause_seconds", (("kind", "minor"),))] > 0
     assert gc.get_threshold() == before

@@ -52,7 +52,9 @@ async def test_sockets_frozen_while_open_are_freed_when_closed_and_rounds_leave_
             await sockets[0].send({"type": "message", "client_id": f"r{round_no}", "text": "Где мой заказ?"})
             await sockets[0].receive_types("ack", "message")
             hub: Hub = app.state.webchat_hub
-            held: list[weakref.ref[Socket]] = [weakref.ref(s) for group in hub._by_visitor.values() for s in group]
+            held: list[weakref.ref[Socket]] = [
+                weakref.ref(s) for group in hub._by_visitor.values() for s in group
+            ]
             assert len(held) == SOCKETS
             policy.minor()  # what an open socket holds has lived long enough to be frozen
             assert all(frozen(ref()) for ref in held)
