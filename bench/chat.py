@@ -436,7 +436,9 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
             longest = max(opening, key=lambda p: p[1])
             print(
                 f"  before sampling (start-up, opening the sockets): {len(opening)} collections of "
-                f"generation 2, the longest {longest[1] * 1000:.0f} ms walking {sum(longest[3]):,} objects"
+                f"generation 2, the longest {longest[1] * 1000:.0f} ms walking {sum(longest[3]):,} objects; "
+                "those walking over 200,000: "
+                + (", ".join(f"{p[1] * 1000:.0f} ms" for p in opening if sum(p[3]) > 200_000) or "none")
             )
         heap_end = (await http.get("/_bench/heap")).json()
         _print_heap(heap_idle, heap_open, heap_end, len(visitors))
