@@ -20,7 +20,12 @@ and stops by itself.
 
 Besides latencies it prints what they do not depend on: the server's SQL statements and CPU per
 visitor message and per reply (all of the work, jobs included), and, for an inline message, the
-statements and CPU until its message_added was published (what stood between it and the agents).
+statements and CPU until its message_added was published (what stood between it and the agents),
+and the server's garbage collections: every generation-2 collection while sampling with the
+objects it walked, the long ones before, and the tracked objects by type idle, with the sockets
+open and after sampling (ADR 43). `OPORA_GC_YOUNG_OBJECTS=0` runs the server with CPython's own
+collector policy; `BENCH_WS=websockets-sansio` (or any uvicorn `ws` choice) another WebSocket
+implementation.
 
 Usage: .venv/bin/python bench/chat.py [--connections 2000] [--samples 150] [--postgres]
 """
