@@ -23,8 +23,8 @@ visitor message and per reply (all of the work, jobs included), and, for an inli
 statements and CPU until its message_added was published (what stood between it and the agents),
 and the server's garbage collections: every generation-2 collection while sampling with the
 objects it walked, the long ones before, and the tracked objects by type idle, with the sockets
-open and after sampling (ADR 43). `OPORA_GC_YOUNG_OBJECTS=0` runs the server with CPython's own
-collector policy; `BENCH_WS=websockets-sansio` (or any uvicorn `ws` choice) another WebSocket
+open and after sampling (ADR 43). `OPORA_GC_YOUNG_OBJECTS=10000` runs the server with the
+collector policy of ADR 43 (0, the default, is CPython's own); `BENCH_WS=websockets-sansio` (or any uvicorn `ws` choice) another WebSocket
 implementation.
 
 Usage: .venv/bin/python bench/chat.py [--connections 2000] [--samples 150] [--postgres]
@@ -566,7 +566,7 @@ def main() -> None:
     args = parser.parse_args()
     shape = "PostgreSQL + Redis bus" if args.postgres else "SQLite, in-memory bus"
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {shape}, one process")
-    # 0 is CPython's own collector policy (after the start-up freeze), the comparison for ADR 43.
+    # 0 (the default) is CPython's own collector policy after the start-up freeze; ADR 43's is 10000.
     print(f"collector policy: OPORA_GC_YOUNG_OBJECTS={os.environ.get('OPORA_GC_YOUNG_OBJECTS', 'default')}")
     asyncio.run(run(args))
 
