@@ -20,7 +20,12 @@ and stops by itself.
 
 Besides latencies it prints what they do not depend on: the server's SQL statements and CPU per
 visitor message and per reply (all of the work, jobs included), and, for an inline message, the
-statements and CPU until its message_added was published (what stood between it and the agents).
+statements and CPU until its message_added was published (what stood between it and the agents),
+and the server's garbage collections: every generation-2 collection while sampling with the
+objects it walked, the long ones before, and the tracked objects by type idle, with the sockets
+open and after sampling (ADR 43). `OPORA_GC_YOUNG_OBJECTS=10000` runs the server with the
+collector policy of ADR 43 (0, the default, is CPython's own); `BENCH_WS=websockets-sansio` (or any uvicorn `ws` choice) another WebSocket
+implementation.
 
 Usage: .venv/bin/python bench/chat.py [--connections 2000] [--samples 150] [--postgres]
 """
@@ -132,14 +137,19 @@ def serve(port: int, data_dir: Path, database_url: str | None) -> None:
     runtime.bus.publish = publish_and_note  # type: ignore[method-assign]
 
     # The collector's pauses: with thousands of sockets a full collection walks every object.
-    pauses: list[tuple[int, float]] = []
+    # Each record: generation, wall seconds, objects collected, and for a full collection the
+    # tracked objects it had to walk (generations 0, 1, 2; counted before the clock starts).
+    pauses: list[tuple[int, float, int, list[int]]] = []
     started: list[float] = [0.0]
+    walked: list[list[int]] = [[]]
 
     def on_gc(phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
+            walked[0] = [len(gc.get_objects(g)) for g in range(3)] if info["generation"] == 2 else []
             started[0] = time.perf_counter()
         else:
-            pauses.append((int(info["generation"]), time.perf_counter() - started[0]))
+            elapsed = time.perf_counter() - started[0]
+            pauses.append((int(info["generation"]), elapsed, int(info["collected"]), walked[0]))
 
     gc.callbacks.append(on_gc)
 
@@ -151,8 +161,29 @@ def serve(port: int, data_dir: Path, database_url: str | None) -> None:
             "gc": len(pauses),
         }
 
-    async def gc_pauses(since: int = 0) -> list[tuple[int, float]]:
+    async def gc_pauses(since: int = 0) -> list[tuple[int, float, int, list[int]]]:
         return pauses[since:]
+
+    async def heap() -> dict[str, Any]:
+        # What a full collection would walk now (every tracked object outside the frozen
+        # generation), by type, and what start-up froze.
+        by_type: dict[str, int] = {}
+        for obj in gc.get_objects():
+            kind = type(obj)
+            name = f"{kind.__module__}.{kind.__qualname__}"
+            if kind.__name__ in ("coroutine", "function", "cell", "method"):
+                # Which code holds them says more than the type: the middleware, a library, ours.
+                inner = getattr(obj, "__func__", obj)
+                code = getattr(inner, "cr_code", None) or getattr(inner, "__code__", None)
+                if code is not None:
+                    name += f" {code.co_qualname}"
+            by_type[name] = by_type.get(name, 0) + 1
+        return {
+            "frozen": gc.get_freeze_count(),
+            "tracked": sum(by_type.values()),
+            "rss_kb": _rss_kb(os.getpid()),
+            "by_type": by_type,
+        }
 
     async def quiet() -> dict[str, Any]:
         # Waits here rather than in the client, so that waiting costs one request, not a poll.
@@ -166,12 +197,13 @@ def serve(port: int, data_dir: Path, database_url: str | None) -> None:
     app.add_api_route("/_bench/statements", statement_count, methods=["GET"], include_in_schema=False)
     app.add_api_route("/_bench/quiet", quiet, methods=["GET"], include_in_schema=False)
     app.add_api_route("/_bench/gc", gc_pauses, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/_bench/heap", heap, methods=["GET"], include_in_schema=False)
     uvicorn.run(
         app,
         host="127.0.0.1",
         port=port,
         log_level="warning",
-        ws="websockets",
+        ws=os.environ.get("BENCH_WS", "websockets"),
     )
 
 
@@ -295,6 +327,7 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
         agent_token = (tmp / "token").read_text()
         agent_h = {"Authorization": f"Bearer {agent_token}"}
 
+        heap_idle = (await http.get("/_bench/heap")).json()
         started = time.perf_counter()
         gate = asyncio.Semaphore(50)
 
@@ -317,6 +350,7 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
         )
         if failures:
             print(f"  first failure: {failures[0]!r}")
+        heap_open = (await http.get("/_bench/heap")).json()
 
         events: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
         stream = asyncio.create_task(_stream(base, agent_token, events))
@@ -395,8 +429,24 @@ async def _load(args: argparse.Namespace, base: str, tmp: Path, server: subproce
         for generation in (0, 1, 2):
             print(
                 f"server GC pauses while sampling, generation {generation}: "
-                f"{_ms([p for g, p in collected if g == generation])}"
+                f"{_ms([p[1] for p in collected if p[0] == generation])}"
             )
+        for _, pause, freed, walked in (p for p in collected if p[0] == 2):
+            print(
+                f"  full collection: {pause * 1000:.0f} ms, walked {sum(walked):,} tracked objects "
+                f"(generations 0/1/2: {'/'.join(f'{n:,}' for n in walked)}), freed {freed:,}"
+            )
+        opening = [p for p in (await http.get("/_bench/gc")).json()[:gc_before] if p[0] == 2]
+        if opening:
+            longest = max(opening, key=lambda p: p[1])
+            print(
+                f"  before sampling (start-up, opening the sockets): {len(opening)} collections of "
+                f"generation 2, the longest {longest[1] * 1000:.0f} ms walking {sum(longest[3]):,} objects; "
+                "those walking over 200,000: "
+                + (", ".join(f"{p[1] * 1000:.0f} ms" for p in opening if sum(p[3]) > 200_000) or "none")
+            )
+        heap_end = (await http.get("/_bench/heap")).json()
+        _print_heap(heap_idle, heap_open, heap_end, len(visitors))
         # CPU time barely depends on the machine's load, unlike the latencies above.
         messages = sum(len(v) for v in inbound.values())
         replies = sum(len(v) for v in outbound.values()) + len(late)
@@ -434,6 +484,30 @@ async def _quiet(http: httpx.AsyncClient) -> dict[str, Any]:
 
 async def _statements(http: httpx.AsyncClient) -> int:
     return int((await http.get("/_bench/statements")).json()["statements"])
+
+
+def _print_heap(idle: dict[str, Any], opened: dict[str, Any], end: dict[str, Any], sockets: int) -> None:
+    """What a full collection walks (tracked objects outside the frozen start-up set), idle,
+    with every socket open, and after sampling; the types that grew most, per socket."""
+    for label, heap in (("idle", idle), ("sockets open", opened), ("after sampling", end)):
+        print(
+            f"server heap {label}: {heap['tracked']:,} tracked objects a full collection walks "
+            f"({heap['frozen']:,} frozen), RSS {heap['rss_kb'] / 1024:.0f} MB"
+        )
+    for title, before, after, per in (
+        ("opening the sockets, per socket", idle, opened, max(1, sockets)),
+        ("sampling (messages, replies, lazy loads)", opened, end, 1),
+    ):
+        grown = {k: n - before["by_type"].get(k, 0) for k, n in after["by_type"].items()}
+        top = sorted(grown.items(), key=lambda kv: -kv[1])[:25]
+        print(f"  grew while {title}: " + ", ".join(f"{k} {n / per:,.1f}" for k, n in top if n > 0))
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -492,6 +566,8 @@ def main() -> None:
     args = parser.parse_args()
     shape = "PostgreSQL + Redis bus" if args.postgres else "SQLite, in-memory bus"
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {shape}, one process")
+    # 0 (the default) is CPython's own collector policy after the start-up freeze; ADR 43's is 10000.
+    print(f"collector policy: OPORA_GC_YOUNG_OBJECTS={os.environ.get('OPORA_GC_YOUNG_OBJECTS', 'default')}")
     asyncio.run(run(args))
 
 

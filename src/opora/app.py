@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,6 +30,7 @@ from opora.kb import endpoints as kb_endpoints
 from opora.kit.http import UnitOfWorkMiddleware, install_error_handlers
 from opora.notifications import endpoints as notifications_endpoints
 from opora.ops import endpoints as ops_endpoints
+from opora.ops.collector import Collector
 from opora.ops.metrics import Metrics, MetricsMiddleware
 from opora.privacy import endpoints as privacy_endpoints
 from opora.quality import endpoints as quality_endpoints
@@ -59,13 +59,15 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool | None = None
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
-        # What start-up made (modules, mappers, schemas: ~340,000 tracked objects) lives as long
-        # as the process. Left to the collector, every full collection walks it all: 100-200 ms
-        # of CPU, on SQLite a pause of up to a second under load, landing on whichever chat
-        # message is in flight (bench/chat.py saw one per run set the p99). Frozen, full
-        # collections walk only what came after.
-        gc.collect()
-        gc.freeze()
+        # What start-up made (~350,000 tracked objects) lives as long as the process: frozen, no
+        # collection walks it (ADR 40). With OPORA_GC_YOUNG_OBJECTS set, the collector then keeps
+        # later collections to what is young, so that with thousands of chat sockets a pause
+        # stays short (ADR 43; off by default for the memory it costs under connection churn).
+        collector = Collector(
+            young_objects=runtime.settings.gc_young_objects, growth=runtime.settings.gc_major_growth
+        )
+        collector.start()
+        _app.state.collector = collector
         worker = None
         if want_worker:
             worker = Worker(runtime, concurrency=runtime.settings.worker_concurrency)
@@ -84,6 +86,7 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool | None = None
                 await service.stop()
             if worker is not None:
                 await worker.stop()
+            await collector.stop()
             await runtime.close()
 
     app = FastAPI(

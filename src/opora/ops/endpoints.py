@@ -22,7 +22,8 @@ from opora.db import Database
 from opora.events.bus import EventBus
 from opora.jobs.service import queue_stats
 from opora.migrate import is_current
-from opora.ops.metrics import CONTENT_TYPE_LATEST, Metrics, job_families
+from opora.ops.collector import Collector
+from opora.ops.metrics import CONTENT_TYPE_LATEST, Metrics, collector_families, job_families
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,12 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
 )
 async def metrics(request: Request, runtime: RuntimeDep) -> Response:
     registry: Metrics = request.app.state.metrics
-    return Response(registry.render(await _job_metrics(runtime.db)), media_type=CONTENT_TYPE_LATEST)
+    families = await _job_metrics(runtime.db)
+    # Absent when the app runs without its lifespan (an ASGI transport in tests).
+    collector: Collector | None = getattr(request.app.state, "collector", None)
+    if collector is not None:
+        families += collector_families(collector.stats)
+    return Response(registry.render(families), media_type=CONTENT_TYPE_LATEST)
 
 
 class _NotReady(Exception):

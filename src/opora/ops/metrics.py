@@ -15,12 +15,20 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from opora.jobs.service import QueueStats
+from opora.ops.collector import CollectorStats
 
-__all__ = ["CONTENT_TYPE_LATEST", "Metrics", "MetricsMiddleware", "job_families", "route_template"]
+__all__ = [
+    "CONTENT_TYPE_LATEST",
+    "Metrics",
+    "MetricsMiddleware",
+    "collector_families",
+    "job_families",
+    "route_template",
+]
 
 # Label values must come from a small fixed set, or a scanner sending random paths and verbs
 # would create a new time series per request.
@@ -81,6 +89,22 @@ def job_families(stats: QueueStats) -> list[Metric]:
     )
     lag.add_metric([], stats.lag_seconds)
     return [jobs, lag]
+
+
+def collector_families(stats: CollectorStats) -> list[Metric]:
+    """The serving collector's work (ADR 43); Python's own per-generation counts are in
+    ``python_gc_collections_total``, where a minor counts as a generation-2 collection."""
+    runs = CounterMetricFamily(
+        "opora_gc_collections", "Collections run by the serving collector policy.", labels=["kind"]
+    )
+    runs.add_metric(["minor"], stats.minors)
+    runs.add_metric(["major"], stats.majors)
+    pause = GaugeMetricFamily(
+        "opora_gc_last_pause_seconds", "Duration of the latest collection of each kind.", labels=["kind"]
+    )
+    pause.add_metric(["minor"], stats.last_minor_seconds)
+    pause.add_metric(["major"], stats.last_major_seconds)
+    return [runs, pause]
 
 
 def route_template(scope: Scope) -> str:
