@@ -136,6 +136,48 @@ async def test_an_agents_day_login_inbox_template_reply_mention_status_live_and_
     await context.close()
 
 
+async def test_a_live_update_keeps_the_agents_unsaved_field_edit(
+    browser: Any, server_url: str, desk: Desk, runtime: Runtime
+) -> None:
+    await _set_language(runtime, desk.olga.id, "en")
+    ticket = await _api_ticket(server_url, desk.admin_h, "Где мой заказ?", desk.support.id)
+    cookie, _csrf = await session_for(runtime, desk.olga)
+    context = await browser.new_context(viewport={"width": 1360, "height": 900}, locale="en-US")
+    await context.add_cookies([{"name": "opora_session", "value": cookie, "url": server_url}])
+    page = await context.new_page()
+    await page.goto(f"{server_url}/tickets/{ticket['id']}")
+    await asyncio.sleep(0.5)  # the page's event stream connects after load
+    status, priority = page.locator("#fld-status"), page.locator("#fld-priority")
+
+    # Nothing unsaved: another agent's change shows up in the panel without a reload.
+    async with httpx.AsyncClient(base_url=server_url, headers=desk.admin_h) as api:
+        r = await api.patch(f"/api/v1/tickets/{ticket['id']}", json={"priority": "high"})
+        assert r.status_code == 200, r.text
+    await page.wait_for_function("document.querySelector('#fld-priority').value === 'high'", timeout=10_000)
+
+    # The agent picks a status but has not pressed Save when the customer writes again: the
+    # timeline shows the message, and the picked status is still there.
+    await status.select_option("pending")
+    async with httpx.AsyncClient(base_url=server_url, headers=desk.admin_h) as api:
+        r = await api.post(
+            f"/api/v1/tickets/{ticket['id']}/messages",
+            json={"text": "Ещё вопрос про оплату", "author": "customer"},
+        )
+        assert r.status_code == 201, r.text
+    await page.locator(".msg").filter(has_text="Ещё вопрос про оплату").wait_for(timeout=10_000)
+    await asyncio.sleep(0.5)  # a panel refresh, had it been sent, would have landed by now
+    assert await status.input_value() == "pending"
+    assert await priority.input_value() == "high"
+
+    # Save stores the picked status, and the panel follows the server again.
+    await page.click(".fields button[type=submit]")
+    await page.locator("[data-ticket-status]").filter(has_text="Pending").wait_for()
+    async with runtime.db.uow() as uow:
+        stored = await uow.session.get(Ticket, ticket["id"])
+        assert stored is not None and (stored.status, stored.priority) == ("pending", "high")
+    await context.close()
+
+
 class _Tracker(BaseHTTPRequestHandler):
     hits: ClassVar[list[str]] = []
 

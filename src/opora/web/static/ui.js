@@ -260,6 +260,36 @@
   }
   body.addEventListener("opora:fields-saved", () => toast(i18n.saved || "", "ok"));
 
+  // ---- The ticket's fields panel keeps an agent's unsaved edit ------------------------------
+  // The side panel is re-fetched whenever this ticket changes (a reply, an SLA clock, another
+  // agent). Swapping it while the agent has picked a new status or team but not yet pressed Save
+  // would silently put the old value back, and Save would then store that old value.
+  function unsaved(form) {
+    for (const el of form.elements) {
+      if (el.type === "hidden" || el.disabled) continue;
+      if (el.type === "checkbox" || el.type === "radio") {
+        if (el.checked !== el.defaultChecked) return true;
+      } else if (el.tagName === "SELECT" && el.multiple) {
+        for (const option of el.options) if (option.selected !== option.defaultSelected) return true;
+      } else if (el.tagName === "SELECT") {
+        // A select with no option marked selected shows its first one: that is its saved value.
+        const saved = Array.from(el.options).find((option) => option.defaultSelected) || el.options[0];
+        if (saved && el.value !== saved.value) return true;
+      } else if ("defaultValue" in el && el.value !== el.defaultValue) {
+        return true;
+      }
+    }
+    return false;
+  }
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const elt = event.detail && event.detail.elt;
+    if (!elt || elt.id !== "side") return;
+    const trigger = event.detail.requestConfig && event.detail.requestConfig.triggeringEvent;
+    if (trigger && trigger.type === "opora:fields-saved") return; // after Save the server is right
+    const form = elt.querySelector("form.fields");
+    if (form && unsaved(form)) event.preventDefault();
+  });
+
   // ---- Sandboxed e-mail frames: fit the height of their content --------------------------
   function fitFrame(frame) {
     try {
