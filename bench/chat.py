@@ -23,9 +23,10 @@ visitor message and per reply (all of the work, jobs included), and, for an inli
 statements and CPU until its message_added was published (what stood between it and the agents),
 and the server's garbage collections: every generation-2 collection while sampling with the
 objects it walked, the long ones before, and the tracked objects by type idle, with the sockets
-open and after sampling (ADR 43). `OPORA_GC_YOUNG_OBJECTS=10000` runs the server with the
-collector policy of ADR 43 (0, the default, is CPython's own); `BENCH_WS=websockets-sansio` (or any uvicorn `ws` choice) another WebSocket
-implementation.
+open and after sampling (ADR 43). The server runs as `opora serve` does: the collector policy of
+ADR 43 and uvicorn's sans-I/O WebSocket protocol. `OPORA_GC_YOUNG_OBJECTS=0` gives it CPython's
+own collector policy and `BENCH_WS=websockets` (or any uvicorn `ws` choice) another WebSocket
+protocol, for side-by-side runs.
 
 Usage: .venv/bin/python bench/chat.py [--connections 2000] [--samples 150] [--postgres]
 """
@@ -82,6 +83,7 @@ def serve(port: int, data_dir: Path, database_url: str | None) -> None:
     from opora.app import create_app
     from opora.auth import service as auth_service
     from opora.channels.models import Channel
+    from opora.cli import WEBSOCKET_IMPLEMENTATION
     from opora.config import Settings
     from opora.migrate import upgrade
     from opora.runtime import build_runtime
@@ -203,7 +205,7 @@ def serve(port: int, data_dir: Path, database_url: str | None) -> None:
         host="127.0.0.1",
         port=port,
         log_level="warning",
-        ws=os.environ.get("BENCH_WS", "websockets"),
+        ws=os.environ.get("BENCH_WS", WEBSOCKET_IMPLEMENTATION),
     )
 
 

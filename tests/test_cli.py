@@ -83,3 +83,23 @@ def test_user_token_and_check_commands(tmp_path: Path) -> None:
     assert missing.returncode != 0
     check = opora(tmp_path, "check")
     assert check.returncode == 0 and "all checks passed" in check.stdout
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_selects_the_sans_io_websocket_protocol(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    # The collector policy that is on by default (ADR 43) kept memory bounded under chat socket
+    # churn only with this protocol; uvicorn's own default would let it ratchet.
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from opora import cli
+
+    calls: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(options))
+    monkeypatch.setenv("OPORA_DATA_DIR", str(tmp_path))
+    done = CliRunner().invoke(cli.app, ["serve", "--workers", workers])
+    assert done.exit_code == 0, done.output
+    assert [call["ws"] for call in calls] == ["websockets-sansio"]
+    assert Settings(_env_file=None).gc_young_objects > 0  # type: ignore[call-arg]

@@ -15,5 +15,9 @@ def settings_for(data_dir: Path, database_url: str, *, redis_url: str | None = N
         secret_key="test-secret-key",
         base_url="http://testserver",
         embedded_worker=False,
+        # A test process starts hundreds of apps: the serving process's collector policy (ADR 43)
+        # would freeze test objects between them. tests/ops/test_collector.py tests the policy and
+        # the browser tests' server process runs it.
+        gc_young_objects=0,
         _env_file=None,  # type: ignore[call-arg]
     )
