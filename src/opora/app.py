@@ -60,9 +60,9 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool | None = None
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
         # What start-up made (~350,000 tracked objects) lives as long as the process: frozen, no
-        # collection walks it (ADR 40). With OPORA_GC_YOUNG_OBJECTS set, the collector then keeps
-        # later collections to what is young, so that with thousands of chat sockets a pause
-        # stays short (ADR 43; off by default for the memory it costs under connection churn).
+        # collection walks it (ADR 40). Unless OPORA_GC_YOUNG_OBJECTS is 0, the collector then
+        # keeps later collections to what is young, so that with thousands of chat sockets a
+        # pause stays short (ADR 43).
         collector = Collector(
             young_objects=runtime.settings.gc_young_objects, growth=runtime.settings.gc_major_growth
         )

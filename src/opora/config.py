@@ -54,9 +54,8 @@ class Settings(BaseSettings):
     # The sentence encoder of the bot's intent model (ADR 0042): "use" (multilingual USE, the
     # default), "e5" (multilingual-e5-small), "use+e5" (both, concatenated) or "use+minilm"
     # (USE beside the English all-MiniLM-L6-v2 for English models, USE alone for the others;
-    # ADR 0045). A model trained
-    # with another encoder is not used: the bot hands every message to a person until the
-    # language is retrained.
+    # ADR 0045). A model trained with another encoder is not used: the bot hands every message
+    # to a person until the language is retrained.
     bot_encoder: str = "use"
     # The cyclic garbage collector of `opora serve` (ADR 43): once the objects that came since the
     # last freeze reach this count, they are collected and the survivors frozen, so a collection

@@ -266,10 +266,10 @@ def test_a_search_in_one_language_scores_only_its_vectors() -> None:
         "test", (3, 3), np.array([7, 5, 9]), np.array(["en", "ru", "ru"]), vectors, 0.0
     )
     query = np.array([1.0, 1.0, 1.0, 0.0], dtype=np.float32)
-    assert set(index.similarities(query, "ru")) == {5, 9}
-    assert set(index.similarities(query, "en")) == {7}
-    assert set(index.similarities(query, None)) == {5, 7, 9}
-    assert index.similarities(query, "de") == {}
+    assert set(index.nearest(query, "ru", ())[0]) == {5, 9}
+    assert set(index.nearest(query, "en", ())[0]) == {7}
+    assert set(index.nearest(query, None, ())[0]) == {5, 7, 9}
+    assert index.nearest(query, "de", ())[0] == {}
 
 
 def test_one_product_gives_the_nearest_and_the_full_text_matches() -> None:
@@ -279,7 +279,8 @@ def test_one_product_gives_the_nearest_and_the_full_text_matches() -> None:
     )
     query = np.array([0.6, 0.8, 0.0], dtype=np.float32)
     near, given = index.nearest(query, "ru", [9, 3, 7, 42])
-    assert near == pytest.approx(index.similarities(query, "ru"))
+    # The Russian rows' cosines (fewer rows than CANDIDATES: all of them are the nearest).
+    assert near == pytest.approx({5: 0.8, 9: 1.0, 3: 0.0})
     # 9 and 3 come from the language's product, 7 (another language: a search over every
     # language's matches) is scored on its own, and 42 has no vector yet.
     assert given == pytest.approx(index.similarity_of(query, [9, 3, 7]))

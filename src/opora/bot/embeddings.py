@@ -190,9 +190,9 @@ def make_embedder(choice: str, threads: int = DEFAULT_THREADS, *, use: UseEmbedd
 _shared: UseEmbedder | None = None
 _shared_lock = threading.Lock()
 _bot_choice = CHOICES[0]
-_bot: Encoder | None = None
-# The encoder of the languages that drop an English-only part of the choice.
-_bot_other: Encoder | None = None
+# The bot's encoders by the choice they were made for: the configured one, and what languages
+# that drop an English-only part of it reduce it to (for_language).
+_bots: dict[str, Encoder] = {}
 
 
 def shared_embedder() -> UseEmbedder:
@@ -217,7 +217,7 @@ def for_language(choice: str, language: str | None) -> str:
 def configure(choice: str) -> None:
     """Pick the bot's encoder for this process (``Settings.bot_encoder``); an unknown name, or one
     whose weights are not installed, raises and leaves the current choice as it was."""
-    global _bot_choice, _bot, _bot_other
+    global _bot_choice
     if choice not in CHOICES:
         raise ValueError(f"unknown encoder {choice!r}; expected one of {', '.join(CHOICES)}")
     if "minilm" in choice.split("+"):
@@ -227,24 +227,20 @@ def configure(choice: str) -> None:
             raise minilm.MissingModel(f"OPORA_BOT_ENCODER={choice}: {exc}") from exc
     with _shared_lock:
         if choice != _bot_choice:
-            _bot_choice, _bot, _bot_other = choice, None, None
+            _bot_choice = choice
+            _bots.clear()
 
 
 def bot_embedder(language: str | None = None) -> Encoder:
     """The process-wide encoder of a language's intent model (``None``: English); with ``use`` it
     is :func:`shared_embedder`, and the concatenations share that one too, so USE is never loaded
     twice. Under ``use+minilm``, languages other than English get USE alone."""
-    global _bot, _bot_other
     use = shared_embedder()
     choice = for_language(_bot_choice, language)
     with _shared_lock:
-        if choice == _bot_choice:
-            if _bot is None:
-                _bot = make_embedder(choice, use=use)
-            return _bot
-        if _bot_other is None:
-            _bot_other = make_embedder(choice, use=use)
-        return _bot_other
+        if choice not in _bots:
+            _bots[choice] = make_embedder(choice, use=use)
+        return _bots[choice]
 
 
 async def encode_async(embedder: Embedder, texts: Sequence[str]) -> NDArray[np.float32]:

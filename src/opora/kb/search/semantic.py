@@ -184,10 +184,6 @@ class VectorIndex:
     def empty(self) -> bool:
         return not len(self.ids)
 
-    def similarities(self, query: NDArray[np.float32], language: str | None) -> dict[int, float]:
-        """Cosine of the query to the ``CANDIDATES`` nearest articles in the language."""
-        return self.nearest(query, language, ())[0]
-
     def nearest(
         self, query: NDArray[np.float32], language: str | None, also: Sequence[int]
     ) -> tuple[dict[int, float], dict[int, float]]:
