@@ -155,27 +155,51 @@ async def test_a_live_update_keeps_the_agents_unsaved_field_edit(
         assert r.status_code == 200, r.text
     await page.wait_for_function("document.querySelector('#fld-priority').value === 'high'", timeout=10_000)
 
-    # The agent picks a status but has not pressed Save when the customer writes again: the
-    # timeline shows the message, and the picked status is still there.
+    # The customer writes again; the panel's refresh is on its way when the agent picks a status
+    # (held here so that the order is certain). The refreshed panel keeps the picked status.
+    release = asyncio.Event()
+
+    async def hold(route: Any) -> None:
+        await release.wait()
+        await route.continue_()
+
+    await page.route("**/parts/side", hold)
+    async with page.expect_request("**/parts/side"):
+        await _customer_writes(server_url, desk, ticket["id"], "Ещё вопрос про оплату")
     await status.select_option("pending")
-    async with httpx.AsyncClient(base_url=server_url, headers=desk.admin_h) as api:
-        r = await api.post(
-            f"/api/v1/tickets/{ticket['id']}/messages",
-            json={"text": "Ещё вопрос про оплату", "author": "customer"},
-        )
-        assert r.status_code == 201, r.text
+    async with page.expect_response("**/parts/side"):
+        release.set()
+    await page.unroute("**/parts/side")
     await page.locator(".msg").filter(has_text="Ещё вопрос про оплату").wait_for(timeout=10_000)
-    await asyncio.sleep(0.5)  # a panel refresh, had it been sent, would have landed by now
+    await asyncio.sleep(0.3)  # the swap follows the response
     assert await status.input_value() == "pending"
     assert await priority.input_value() == "high"
 
-    # Save stores the picked status, and the panel follows the server again.
+    # Another agent raises the priority while the status is still unsaved: the panel shows the
+    # new priority and keeps the picked status, so Save does not put the old priority back.
+    async with httpx.AsyncClient(base_url=server_url, headers=desk.admin_h) as api:
+        r = await api.patch(f"/api/v1/tickets/{ticket['id']}", json={"priority": "urgent"})
+        assert r.status_code == 200, r.text
+    await page.wait_for_function("document.querySelector('#fld-priority').value === 'urgent'", timeout=10_000)
+    assert await status.input_value() == "pending"
+
+    # Save stores the picked status with the other agent's priority, and the panel follows the
+    # server again.
     await page.click(".fields button[type=submit]")
     await page.locator("[data-ticket-status]").filter(has_text="Pending").wait_for()
     async with runtime.db.uow() as uow:
         stored = await uow.session.get(Ticket, ticket["id"])
-        assert stored is not None and (stored.status, stored.priority) == ("pending", "high")
+        assert stored is not None and (stored.status, stored.priority) == ("pending", "urgent")
+    await _customer_writes(server_url, desk, ticket["id"], "И ещё одно")
+    await page.locator(".msg").filter(has_text="И ещё одно").wait_for(timeout=10_000)
+    await page.wait_for_function("document.querySelector('#fld-status').value === 'open'", timeout=10_000)
     await context.close()
+
+
+async def _customer_writes(server_url: str, desk: Desk, ticket_id: int, text: str) -> None:
+    async with httpx.AsyncClient(base_url=server_url, headers=desk.admin_h) as api:
+        r = await api.post(f"/api/v1/tickets/{ticket_id}/messages", json={"text": text, "author": "customer"})
+        assert r.status_code == 201, r.text
 
 
 class _Tracker(BaseHTTPRequestHandler):

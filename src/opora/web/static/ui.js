@@ -263,31 +263,65 @@
   // ---- The ticket's fields panel keeps an agent's unsaved edit ------------------------------
   // The side panel is re-fetched whenever this ticket changes (a reply, an SLA clock, another
   // agent). Swapping it while the agent has picked a new status or team but not yet pressed Save
-  // would silently put the old value back, and Save would then store that old value.
-  function unsaved(form) {
+  // would silently put the old value back, and Save would then store that old value. Skipping
+  // the swap is no better: the form posts every field, so a value another agent changed meanwhile
+  // would be reverted by the stale panel. So the fresh panel always lands, and the fields the
+  // agent edited get the agent's values back. A request already in flight when the agent starts
+  // editing is covered too, since the edits are read when its response arrives.
+  function edits(form) {
+    const changed = [];
     for (const el of form.elements) {
-      if (el.type === "hidden" || el.disabled) continue;
+      if (!el.name || el.type === "hidden" || el.disabled) continue;
       if (el.type === "checkbox" || el.type === "radio") {
-        if (el.checked !== el.defaultChecked) return true;
+        if (el.checked !== el.defaultChecked) changed.push({ name: el.name, value: el.value, checked: el.checked });
       } else if (el.tagName === "SELECT" && el.multiple) {
-        for (const option of el.options) if (option.selected !== option.defaultSelected) return true;
+        const picked = Array.from(el.options).filter((o) => o.selected);
+        if (Array.from(el.options).some((o) => o.selected !== o.defaultSelected)) {
+          changed.push({ name: el.name, values: picked.map((o) => o.value) });
+        }
       } else if (el.tagName === "SELECT") {
         // A select with no option marked selected shows its first one: that is its saved value.
-        const saved = Array.from(el.options).find((option) => option.defaultSelected) || el.options[0];
-        if (saved && el.value !== saved.value) return true;
+        const saved = Array.from(el.options).find((o) => o.defaultSelected) || el.options[0];
+        if (saved && el.value !== saved.value) changed.push({ name: el.name, value: el.value });
       } else if ("defaultValue" in el && el.value !== el.defaultValue) {
-        return true;
+        changed.push({ name: el.name, value: el.value });
       }
     }
-    return false;
+    return changed;
   }
-  document.addEventListener("htmx:beforeRequest", (event) => {
-    const elt = event.detail && event.detail.elt;
-    if (!elt || elt.id !== "side") return;
+  function restore(form, changed) {
+    for (const edit of changed) {
+      for (const el of form.elements) {
+        if (el.name !== edit.name) continue;
+        if (el.type === "checkbox" || el.type === "radio") {
+          if (el.value === edit.value) el.checked = edit.checked;
+        } else if (edit.values) {
+          for (const option of el.options) option.selected = edit.values.includes(option.value);
+        } else if (el.tagName !== "SELECT" || Array.from(el.options).some((o) => o.value === edit.value)) {
+          el.value = edit.value; // a team or agent removed meanwhile leaves the server's value
+        }
+        const details = el.closest("details");
+        if (details) details.open = true;
+      }
+    }
+  }
+  let carried = null;
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const target = event.detail && event.detail.target;
+    if (!target || target.id !== "side") return;
     const trigger = event.detail.requestConfig && event.detail.requestConfig.triggeringEvent;
-    if (trigger && trigger.type === "opora:fields-saved") return; // after Save the server is right
+    const form = target.querySelector("form.fields");
+    // After Save the server holds the agent's values, and the panel shows them as saved.
+    carried = trigger && trigger.type === "opora:fields-saved" ? null : form && edits(form);
+  });
+  // afterSwap fires on the new panel in the same task as the swap, so no click can land on the
+  // server's values first (htmx:load waits for the settle delay).
+  document.addEventListener("htmx:afterSwap", (event) => {
+    const elt = event.target;
+    if (!carried || !elt || elt.id !== "side") return;
     const form = elt.querySelector("form.fields");
-    if (form && unsaved(form)) event.preventDefault();
+    if (form && carried.length) restore(form, carried);
+    carried = null;
   });
 
   // ---- Sandboxed e-mail frames: fit the height of their content --------------------------
