@@ -15,6 +15,7 @@ from opora.assist import endpoints as assist_endpoints
 from opora.auth import endpoints as auth_endpoints
 from opora.automation import endpoints as automation_endpoints
 from opora.bot import endpoints as bot_endpoints
+from opora.bot import upgrade as bot_upgrade
 from opora.canned import endpoints as canned_endpoints
 from opora.channels import endpoints as channels_endpoints
 from opora.channels import registry as channels_registry
@@ -72,6 +73,9 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool | None = None
         if want_worker:
             worker = Worker(runtime, concurrency=runtime.settings.worker_concurrency)
             await worker.start()
+        # Bot models trained with another encoder than this process runs (an upgrade that changed
+        # the default, a changed OPORA_BOT_ENCODER): queue their retraining (ADR 0045).
+        await bot_upgrade.retrain_stale_on_start(runtime.db)
         services: list[ChannelService] = []
         try:
             # Channel packages' background services (a mail receiver, ...), whichever are configured.

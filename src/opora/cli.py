@@ -17,6 +17,7 @@ from opora.agents.schemas import AgentCreate
 from opora.analytics import facts, rollups
 from opora.app import create_app
 from opora.auth import service as auth_service
+from opora.bot.upgrade import retrain_stale_on_start
 from opora.config import Settings
 from opora.demo import load_demo
 from opora.jobs.worker import run_worker_forever
@@ -106,7 +107,14 @@ def worker(
     """Run job workers only (the scaled shape: start as many as you need)."""
     _logging()
     settings = Settings()
-    asyncio.run(run_worker_forever(build_runtime(settings), concurrency or settings.worker_concurrency))
+    runtime = build_runtime(settings)
+
+    async def _work() -> None:
+        # As `opora serve` does: bot models of another encoder get retrained (ADR 0045).
+        await retrain_stale_on_start(runtime.db)
+        await run_worker_forever(runtime, concurrency or settings.worker_concurrency)
+
+    asyncio.run(_work())
 
 
 @app.command()

@@ -14,6 +14,9 @@ SECRET_FILE = "secret.key"
 # The values of ``bot_encoder`` (opora.bot.embeddings.CHOICES), here so that settings do not
 # import the encoders themselves.
 ENCODER_CHOICES = ("use", "e5", "use+e5", "use+minilm")
+# Better on every English quality figure at a CPU p99 within target (ADR 0045); a process whose
+# setting is unset falls back to "use" when the MiniLM weights are not installed.
+DEFAULT_ENCODER = "use+minilm"
 
 
 class Settings(BaseSettings):
@@ -51,12 +54,12 @@ class Settings(BaseSettings):
     # 8 ms more CPU per search and the sentence encoder (~150 MB) loaded by every process that
     # indexes articles or searches them. Off by default, so search keeps its 20 ms budget.
     kb_search_reranking: bool = False
-    # The sentence encoder of the bot's intent model (ADR 0042): "use" (multilingual USE, the
-    # default), "e5" (multilingual-e5-small), "use+e5" (both, concatenated) or "use+minilm"
-    # (USE beside the English all-MiniLM-L6-v2 for English models, USE alone for the others;
-    # ADR 0045). A model trained with another encoder is not used: the bot hands every message
-    # to a person until the language is retrained.
-    bot_encoder: str = "use"
+    # The sentence encoder of the bot's intent model (ADR 0042): "use" (multilingual USE),
+    # "e5" (multilingual-e5-small), "use+e5" (both, concatenated) or "use+minilm" (the default:
+    # USE beside the English all-MiniLM-L6-v2 for English models, USE alone for the others;
+    # ADR 0045). A model trained with another encoder is not used: the bot hands that language's
+    # messages to a person until it is retrained, which each start asks for (opora.bot.upgrade).
+    bot_encoder: str = DEFAULT_ENCODER
     # The cyclic garbage collector of `opora serve` (ADR 43): once the objects that came since the
     # last freeze reach this count, they are collected and the survivors frozen, so a collection
     # walks only those, not every object (0.3-0.6 s with 2,000 chat sockets on an idle machine).

@@ -42,7 +42,9 @@ def build_runtime(settings: Settings | None = None) -> Runtime:
         # Only ever switched on: a process serves one desk, and tests that build several
         # runtimes switch it per test instead.
         semantic.configure(enabled=True)
-    embeddings.configure(settings.bot_encoder)
+    # Only a value someone chose stops the start when its weights are missing; the default falls
+    # back to USE (a desk installed without requirements-nodeps.txt still starts).
+    embeddings.configure(settings.bot_encoder, explicit="bot_encoder" in settings.model_fields_set)
     db = Database(settings.resolved_database_url, cache_seconds=settings.read_cache_seconds)
     bus = make_bus(settings.redis_url)
     db.publisher = bus

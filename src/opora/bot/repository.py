@@ -98,6 +98,31 @@ async def active_model_head(session: AsyncSession, language: str) -> tuple[int, 
     return (row[0], row[1]) if row else None
 
 
+async def active_encoders(session: AsyncSession) -> list[tuple[int, str, str]]:
+    """``(id, language, encoder)`` of each language's active version (the newest if several)."""
+    rows = await session.execute(
+        select(BotModel.id, BotModel.language, BotModel.encoder)
+        .where(BotModel.status == ModelStatus.ACTIVE)
+        .order_by(BotModel.language, BotModel.id.desc())
+    )
+    newest: dict[str, tuple[int, str, str]] = {}
+    for model_id, language, encoder in rows:
+        newest.setdefault(language, (model_id, language, encoder))
+    return list(newest.values())
+
+
+async def version_since(session: AsyncSession, language: str, encoder: str, *, after_id: int) -> int | None:
+    """The newest version of ``language`` trained with ``encoder`` after version ``after_id``, in any
+    state (active, kept or failed)."""
+    found: int | None = await session.scalar(
+        select(BotModel.id)
+        .where(BotModel.language == language, BotModel.encoder == encoder, BotModel.id > after_id)
+        .order_by(BotModel.id.desc())
+        .limit(1)
+    )
+    return found
+
+
 async def retire_active(session: AsyncSession, language: str, *, keep_id: int) -> None:
     await session.execute(
         update(BotModel)

@@ -200,11 +200,23 @@ async def schedule_training(uow: UnitOfWork, language: str, *, delay: timedelta 
         uow,
         TRAIN_TASK,
         {"language": language},
-        unique_key=f"{TRAIN_TASK}:{language}",
+        unique_key=training_key(language),
         delay=delay,
         sooner=True,
     )
     return job is not None
+
+
+def running_encoder(language: str) -> str:
+    """The name of the encoder this process trains and classifies ``language`` with (naming it
+    loads nothing: encoders load on their first encode)."""
+    return bot_embedder(language).name
+
+
+def training_key(language: str) -> str:
+    """The unique key of a language's retraining job: at most one waits or runs per language,
+    whoever asked for it (an edit, "retrain now", a start after an encoder change)."""
+    return f"{TRAIN_TASK}:{language}"
 
 
 async def train(uow: UnitOfWork, language: str, *, embedder: Embedder | None = None) -> BotModel:
@@ -293,17 +305,18 @@ async def _loaded(uow: UnitOfWork, head: tuple[int, datetime]) -> _Loaded | None
     return loaded
 
 
-_warned: set[tuple[int, str]] = set()
+# Keyed like the loaded models: an emptied table (tests, a restored backup) hands out ids again.
+_warned: set[tuple[tuple[int, datetime], str]] = set()
 
 
-def _warn_encoder(model_id: int, trained_with: str, running: str) -> None:
-    if (model_id, running) in _warned:
+def _warn_encoder(head: tuple[int, datetime], trained_with: str, running: str) -> None:
+    if (head, running) in _warned:
         return
-    _warned.add((model_id, running))
+    _warned.add((head, running))
     log.warning(
         "bot model %s was trained with encoder %s but this process runs %s (OPORA_BOT_ENCODER): "
         "the bot hands every message to a person until the language is retrained",
-        model_id,
+        head[0],
         trained_with,
         running,
     )
@@ -321,7 +334,7 @@ async def classify(
     if loaded.model.encoder != embedder.name:
         # Vectors of another encoder mean nothing to these weights (other dimensions at best,
         # confident nonsense at worst): hand the message to a person until the next training.
-        _warn_encoder(head[0], loaded.model.encoder, embedder.name)
+        _warn_encoder(head, loaded.model.encoder, embedder.name)
         return Prediction(
             intent=None, confidence=0.0, abstained=True, out_of_scope=False, model_version=head[0]
         )
