@@ -210,6 +210,25 @@ def _ranked(expression: str, scope: Scope, *, is_sqlite: bool) -> Select[Any]:
     )
 
 
+# Set once per search transaction on PostgreSQL, before its first full-text statement. With
+# the GIN index a ranking reads only the matches (~1 ms at 10,000 articles); but a query of
+# several prefix clauses makes the planner overestimate the index's cost and pick a parallel
+# sequential scan instead, which runs `@@` and ts_rank over every document: 45 ms against 1 ms
+# at 10,000 articles under load, for 40 of the bench's 145 re-ranked statements and 53 of 165
+# full-text ones. That was issue 7's PostgreSQL tail. Statements after it in a search read
+# articles by primary key, where the setting changes nothing.
+_PG_PLAN = "SELECT set_config('enable_seqscan', 'off', true)"
+_PLANNED = "kb_search_planned"
+
+
+async def _plan_with_index(uow: UnitOfWork) -> None:
+    """Keeps this transaction's full-text statements on the GIN index (PostgreSQL)."""
+    if uow.is_sqlite or uow.state.get(_PLANNED):
+        return
+    await uow.session.execute(text(_PG_PLAN))
+    uow.state[_PLANNED] = True
+
+
 async def search(
     uow: UnitOfWork, expression: str, scope: Scope, *, limit: int
 ) -> list[tuple[KbArticle, float]]:
@@ -222,6 +241,7 @@ async def search(
     """
     if uow.is_sqlite:
         await ensure_index(uow)
+    await _plan_with_index(uow)
     # The winners' articles join the ranking from outside its LIMIT: one statement, and only
     # the few articles shown are read and built.
     top = _ranked(expression, scope, is_sqlite=uow.is_sqlite).limit(limit).subquery("ranked")
@@ -252,6 +272,7 @@ async def rank_ids(
     """
     if uow.is_sqlite:
         await ensure_index(uow)
+    await _plan_with_index(uow)
     if uow.is_sqlite or not weighted:
         stmt = _ranked(expression, scope, is_sqlite=uow.is_sqlite).limit(limit)
         return [(int(row[0]), float(row[1])) for row in (await uow.session.execute(stmt)).all()]
@@ -279,6 +300,7 @@ async def rank_ids(
 
 async def document_frequencies(uow: UnitOfWork, clauses: Sequence[str]) -> tuple[int, list[int]]:
     """How many indexed articles there are and how many match each clause (PostgreSQL)."""
+    await _plan_with_index(uow)
     docs = select(func.count()).select_from(KbSearchDoc).scalar_subquery()
     counts = [
         select(func.count())
@@ -351,11 +373,34 @@ async def delete_synonym(uow: UnitOfWork, row: KbSynonym) -> None:
     await uow.session.flush()
 
 
+# PostgreSQL: a search transaction whose first write is its log row commits without waiting
+# for the WAL flush (synchronous_commit off for this transaction only). The flush was ~4 ms of
+# every logged search's wall time, with spikes of tens of ms on a busy disk, for a row that only
+# feeds the content-gap report. PostgreSQL writes it out within wal_writer_delay (200 ms); a
+# server crash in that window may lose it, never a normal shutdown, and never half of it. A
+# transaction that already wrote something (an xid is assigned) keeps its synchronous commit.
+_PG_ASYNC_COMMIT = (
+    "SELECT set_config('synchronous_commit', CASE WHEN txid_current_if_assigned() IS NULL "
+    "THEN 'off' ELSE current_setting('synchronous_commit') END, true) AS async_commit"
+)
+
+
 async def log_search(uow: UnitOfWork, values: dict[str, Any]) -> int:
     # A Core INSERT ... RETURNING on the session's connection rather than an ORM add + flush or
     # an ORM-enabled insert: it is on every portal search, and the ORM layers cost more than it.
     connection = await uow.session.connection()
-    inserted = await connection.scalar(insert(KbSearchLog).values(**values).returning(KbSearchLog.id))
+    if uow.is_sqlite:
+        stmt = insert(KbSearchLog).values(**values)
+    else:
+        # The setting rides in the INSERT itself (its FROM runs before the row is written, so
+        # before the insert takes an xid): no extra round trip.
+        setting = text(_PG_ASYNC_COMMIT).columns(column("async_commit")).subquery("setting")
+        names = list(values)
+        row = select(
+            *(bindparam(name, values[name], type_=KbSearchLog.__table__.c[name].type) for name in names)
+        )
+        stmt = insert(KbSearchLog).from_select(names, row.select_from(setting))
+    inserted = await connection.scalar(stmt.returning(KbSearchLog.id))
     return int(inserted or 0)
 
 
