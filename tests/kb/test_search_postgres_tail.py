@@ -1,5 +1,6 @@
-"""PostgreSQL's search transaction: full-text statements kept on the GIN index, and the log row
-committed without waiting for the WAL flush unless the transaction wrote something before."""
+"""PostgreSQL's search transaction: full-text statements kept on the GIN index (the caller's
+planner settings put back after), and the log row committed without waiting for the WAL flush
+unless the transaction wrote something before."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from sqlalchemy import func, select, text
 
 from opora.db import UnitOfWork
 from opora.kb.models import KbSearchLog
+from opora.kb.search import repository
 from opora.kb.search import service as search
 from opora.runtime import Runtime
 from tests.kb.conftest import PUBLIC, hit_ids, make_article
 from tests.support.factories import Desk
+
+PLAN = ("enable_seqscan", "enable_indexscan", "enable_hashjoin")
 
 
 async def _setting(uow: UnitOfWork, name: str) -> str:
@@ -42,10 +46,16 @@ async def test_a_logged_search_commits_its_row_without_the_flush_wait_only_when_
         found = await search.search(uow, "вернуть товар за две недели", scope=search.public_scope("ru"))
         assert [h.article.id for h in found.hits] == [a["id"]]
         assert found.search_id
-        # Set for this transaction only (SET LOCAL), so they end with it.
-        assert await _setting(uow, "enable_seqscan") == "off"
         assert await _setting(uow, "synchronous_commit") == "off"
+        # The planner settings of the ranking were put back by the log row's INSERT.
+        assert [await _setting(uow, name) for name in PLAN] == ["on", "on", "on"]
     assert await _logged(runtime) == before + 1
+
+    async with runtime.db.uow() as uow:
+        await repository.rank_ids(uow, "'возвр':* | 'товар':*", search.public_scope("ru"), limit=20)
+        assert [await _setting(uow, name) for name in PLAN] == ["off", "off", "off"]
+        await repository.restore_plan(uow)
+        assert [await _setting(uow, name) for name in PLAN] == ["on", "on", "on"]
 
     async with runtime.db.uow() as uow:
         assert await _setting(uow, "enable_seqscan") == "on"
@@ -60,8 +70,11 @@ async def test_a_logged_search_commits_its_row_without_the_flush_wait_only_when_
 
     # A search that is not logged writes nothing and changes no commit setting.
     async with runtime.db.uow() as uow:
+        await uow.session.execute(text("SET LOCAL enable_hashjoin = off"))
         await search.search(uow, "возврат", scope=search.public_scope("ru"), log=False)
         assert await _setting(uow, "synchronous_commit") == "on"
+        # Put back as the caller had them, not to the defaults.
+        assert [await _setting(uow, name) for name in PLAN] == ["on", "on", "off"]
     assert await _logged(runtime) == before + 2
 
 

@@ -210,23 +210,46 @@ def _ranked(expression: str, scope: Scope, *, is_sqlite: bool) -> Select[Any]:
     )
 
 
-# Set once per search transaction on PostgreSQL, before its first full-text statement. With
-# the GIN index a ranking reads only the matches (~1 ms at 10,000 articles); but a query of
-# several prefix clauses makes the planner overestimate the index's cost and pick a parallel
-# sequential scan instead, which runs `@@` and ts_rank over every document: 45 ms against 1 ms
-# at 10,000 articles under load, for 40 of the bench's 145 re-ranked statements and 53 of 165
-# full-text ones. That was issue 7's PostgreSQL tail. Statements after it in a search read
-# articles by primary key, where the setting changes nothing.
-_PG_PLAN = "SELECT set_config('enable_seqscan', 'off', true)"
+# PostgreSQL's planner settings for a search's full-text statements. On the GIN index a ranking
+# reads only the matches (1-3 ms at 10,000 articles); but for a query of several prefix clauses
+# the planner overestimates the index's cost and runs `@@` and ts_rank over every document
+# instead: a parallel sequential scan (40 of the bench's 145 re-ranked ranking statements, 53 of
+# its 165 full-text ones, ~55 ms each against ~1 ms under load), or with that disabled a full
+# scan of the primary key, or a hash join reading every article of the language. That was issue
+# 7's PostgreSQL tail. Set once per search transaction, before its first full-text statement,
+# and put back (``restore_plan``) when the search is done, so the caller's later statements
+# plan as before.
+_PLAN_SETTINGS = ("enable_seqscan", "enable_indexscan", "enable_hashjoin")
 _PLANNED = "kb_search_planned"
+# Target-list expressions run left to right: each setting is read before any is changed.
+_PG_PLAN = "SELECT {}, {}".format(
+    ", ".join(f"current_setting('{name}')" for name in _PLAN_SETTINGS),
+    ", ".join(f"set_config('{name}', 'off', true)" for name in _PLAN_SETTINGS),
+)
 
 
 async def _plan_with_index(uow: UnitOfWork) -> None:
     """Keeps this transaction's full-text statements on the GIN index (PostgreSQL)."""
-    if uow.is_sqlite or uow.state.get(_PLANNED):
+    if uow.is_sqlite or _PLANNED in uow.state:
         return
-    await uow.session.execute(text(_PG_PLAN))
-    uow.state[_PLANNED] = True
+    row = (await uow.session.execute(text(_PG_PLAN))).one()
+    uow.state[_PLANNED] = dict(zip(_PLAN_SETTINGS, row[: len(_PLAN_SETTINGS)], strict=True))
+
+
+def _restoring(uow: UnitOfWork) -> list[ColumnElement[Any]]:
+    """set_config() calls putting back what ``_plan_with_index`` changed (none if nothing was)."""
+    saved: dict[str, str] = uow.state.pop(_PLANNED, None) or {}
+    return [
+        func.set_config(literal_column(f"'{name}'"), bindparam(f"was_{name}", value), True)
+        for name, value in saved.items()
+    ]
+
+
+async def restore_plan(uow: UnitOfWork) -> None:
+    """Puts back the planner settings a search changed, for the rest of the caller's transaction."""
+    restoring = _restoring(uow)
+    if restoring:
+        await uow.session.execute(select(*restoring))
 
 
 async def search(
@@ -392,9 +415,12 @@ async def log_search(uow: UnitOfWork, values: dict[str, Any]) -> int:
     if uow.is_sqlite:
         stmt = insert(KbSearchLog).values(**values)
     else:
-        # The setting rides in the INSERT itself (its FROM runs before the row is written, so
-        # before the insert takes an xid): no extra round trip.
-        setting = text(_PG_ASYNC_COMMIT).columns(column("async_commit")).subquery("setting")
+        # The setting, and putting back the search's planner settings, ride in the INSERT itself
+        # (its FROM runs before the row is written, so before the insert takes an xid): no
+        # extra round trip.
+        setting = select(
+            text(_PG_ASYNC_COMMIT).columns(column("async_commit")).subquery("commit"), *_restoring(uow)
+        ).subquery("setting")
         names = list(values)
         row = select(
             *(bindparam(name, values[name], type_=KbSearchLog.__table__.c[name].type) for name in names)

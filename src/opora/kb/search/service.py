@@ -314,7 +314,10 @@ async def search(
                 snippet_html=marker.snippet(article.body_text),
             )
         )
-    if log:
+    if not log:
+        # The log row's INSERT puts the planner settings back itself, with no round trip of its own.
+        await repository.restore_plan(uow)
+    else:
         result.search_id = await repository.log_search(
             uow,
             {
