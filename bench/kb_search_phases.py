@@ -8,8 +8,8 @@ The database is one kept by ``bench/kb_search.py --keep`` (10,000 articles); the
 bench's latency queries. Prints mean/p50/max per phase over all searches and over the slowest
 2 %, and the timelines of the six slowest; writes every search's events as JSON.
 
-Usage: .venv/bin/python bench/kb_search_phases.py URL [ROUNDS] [OUT.json] [--off]
-       (--off: re-ranking off, the full-text search alone)
+Usage: .venv/bin/python bench/kb_search_phases.py URL [ROUNDS] [OUT.json] [--off] [--data DIR]
+       (--off: re-ranking off, the full-text search alone; --data as bench/kb_search.py's)
 """
 
 from __future__ import annotations
@@ -162,7 +162,8 @@ async def main() -> None:
     semantic.configure(enabled=on)
     database = Database(url)
     instrument(database)
-    ru = bench.load_ru(bench.DATA)
+    data = Path(sys.argv[sys.argv.index("--data") + 1]) if "--data" in sys.argv else bench.DATA
+    ru = bench.load_ru(data)
     typed = [q.text[: max(3, len(q.text) // 3)] for q in ru.questions["test"][:40]]
     queries = [q.text for q in ru.questions["test"]] + ["возврат", "пвз", "возрват денег", *typed]
     for q in queries[:20]:

@@ -321,10 +321,13 @@ async def rank_ids(
     return [(int(row[0]), float(row[1])) for row in (await uow.session.execute(stmt)).all()]
 
 
-async def document_frequencies(uow: UnitOfWork, clauses: Sequence[str]) -> tuple[int, list[int]]:
-    """How many indexed articles there are and how many match each clause (PostgreSQL)."""
-    await _plan_with_index(uow)
-    docs = select(func.count()).select_from(KbSearchDoc).scalar_subquery()
+async def document_frequencies(
+    uow: UnitOfWork, clauses: Sequence[str], *, total: int | None = None
+) -> tuple[int, list[int]]:
+    """How many indexed articles there are (``total`` when the caller knows it) and how many
+    match each clause (PostgreSQL). Planned as PostgreSQL likes: one clause's count is a GIN
+    bitmap anyway, and all the rows' count is cheaper by a sequential scan."""
+    docs = [select(func.count()).select_from(KbSearchDoc).scalar_subquery()] if total is None else []
     counts = [
         select(func.count())
         .select_from(KbSearchDoc)
@@ -334,8 +337,10 @@ async def document_frequencies(uow: UnitOfWork, clauses: Sequence[str]) -> tuple
         .scalar_subquery()
         for n, clause in enumerate(clauses)
     ]
-    row = (await uow.session.execute(select(docs, *counts))).one()
-    return int(row[0]), [int(v) for v in row[1:]]
+    row = (await uow.session.execute(select(*docs, *counts))).one()
+    if total is None:
+        return int(row[0]), [int(v) for v in row[1:]]
+    return total, [int(v) for v in row]
 
 
 async def articles_in_scope(uow: UnitOfWork, ids: Sequence[int], scope: Scope) -> dict[int, KbArticle]:
