@@ -193,11 +193,15 @@ async def test_a_one_word_query_needs_no_document_frequencies(
     once = await make_article(client, desk.olga_h, title="Оплата", body_md="Оплата заказа.", publish_h=sup)
     await drain(runtime)
     counted: list[int] = []
+    totals: list[int | None] = []
     frequencies = repository.document_frequencies
 
-    async def counting(uow: UnitOfWork, clauses: Sequence[str]) -> tuple[int, list[int]]:
+    async def counting(
+        uow: UnitOfWork, clauses: Sequence[str], *, total: int | None = None
+    ) -> tuple[int, list[int]]:
         counted.append(len(clauses))
-        return await frequencies(uow, clauses)
+        totals.append(total)
+        return await frequencies(uow, clauses, total=total)
 
     monkeypatch.setattr(repository, "document_frequencies", counting)
     search._frequencies.clear()
@@ -209,6 +213,12 @@ async def test_a_one_word_query_needs_no_document_frequencies(
     assert counted == []
     await client.get(f"{PUBLIC}/search", params={"q": "оплата заказа"})
     assert counted == ([] if runtime.db.is_sqlite else [2])
+    # New clauses are counted; the number of articles, counted with the first ones, is kept
+    # like their frequencies (no count of every row again), and the ranking is the same.
+    assert (
+        hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "оплата картой заказа"}))[0] == once["id"]
+    )
+    assert totals == ([] if runtime.db.is_sqlite else [None, 2])
 
 
 async def test_a_failing_encoder_leaves_full_text_search_working(

@@ -210,6 +210,48 @@ def _ranked(expression: str, scope: Scope, *, is_sqlite: bool) -> Select[Any]:
     )
 
 
+# PostgreSQL's planner settings for a search's full-text statements. On the GIN index a ranking
+# reads only the matches (1-3 ms at 10,000 articles); but for a query of several prefix clauses
+# the planner overestimates the index's cost and runs `@@` and ts_rank over every document
+# instead: a parallel sequential scan (40 of the bench's 145 re-ranked ranking statements, 53 of
+# its 165 full-text ones, ~55 ms each against ~1 ms under load), or with that disabled a full
+# scan of the primary key, or a hash join reading every article of the language. That was issue
+# 7's PostgreSQL tail. Set once per search transaction, before its first full-text statement,
+# and put back (``restore_plan``) when the search is done, so the caller's later statements
+# plan as before.
+_PLAN_SETTINGS = ("enable_seqscan", "enable_indexscan", "enable_hashjoin")
+_PLANNED = "kb_search_planned"
+# Target-list expressions run left to right: each setting is read before any is changed.
+_PG_PLAN = "SELECT {}, {}".format(
+    ", ".join(f"current_setting('{name}')" for name in _PLAN_SETTINGS),
+    ", ".join(f"set_config('{name}', 'off', true)" for name in _PLAN_SETTINGS),
+)
+
+
+async def _plan_with_index(uow: UnitOfWork) -> None:
+    """Keeps this transaction's full-text statements on the GIN index (PostgreSQL)."""
+    if uow.is_sqlite or _PLANNED in uow.state:
+        return
+    row = (await uow.session.execute(text(_PG_PLAN))).one()
+    uow.state[_PLANNED] = dict(zip(_PLAN_SETTINGS, row[: len(_PLAN_SETTINGS)], strict=True))
+
+
+def _restoring(uow: UnitOfWork) -> list[ColumnElement[Any]]:
+    """set_config() calls putting back what ``_plan_with_index`` changed (none if nothing was)."""
+    saved: dict[str, str] = uow.state.pop(_PLANNED, None) or {}
+    return [
+        func.set_config(literal_column(f"'{name}'"), bindparam(f"was_{name}", value), True)
+        for name, value in saved.items()
+    ]
+
+
+async def restore_plan(uow: UnitOfWork) -> None:
+    """Puts back the planner settings a search changed, for the rest of the caller's transaction."""
+    restoring = _restoring(uow)
+    if restoring:
+        await uow.session.execute(select(*restoring))
+
+
 async def search(
     uow: UnitOfWork, expression: str, scope: Scope, *, limit: int
 ) -> list[tuple[KbArticle, float]]:
@@ -222,6 +264,7 @@ async def search(
     """
     if uow.is_sqlite:
         await ensure_index(uow)
+    await _plan_with_index(uow)
     # The winners' articles join the ranking from outside its LIMIT: one statement, and only
     # the few articles shown are read and built.
     top = _ranked(expression, scope, is_sqlite=uow.is_sqlite).limit(limit).subquery("ranked")
@@ -252,6 +295,7 @@ async def rank_ids(
     """
     if uow.is_sqlite:
         await ensure_index(uow)
+    await _plan_with_index(uow)
     if uow.is_sqlite or not weighted:
         stmt = _ranked(expression, scope, is_sqlite=uow.is_sqlite).limit(limit)
         return [(int(row[0]), float(row[1])) for row in (await uow.session.execute(stmt)).all()]
@@ -277,9 +321,13 @@ async def rank_ids(
     return [(int(row[0]), float(row[1])) for row in (await uow.session.execute(stmt)).all()]
 
 
-async def document_frequencies(uow: UnitOfWork, clauses: Sequence[str]) -> tuple[int, list[int]]:
-    """How many indexed articles there are and how many match each clause (PostgreSQL)."""
-    docs = select(func.count()).select_from(KbSearchDoc).scalar_subquery()
+async def document_frequencies(
+    uow: UnitOfWork, clauses: Sequence[str], *, total: int | None = None
+) -> tuple[int, list[int]]:
+    """How many indexed articles there are (``total`` when the caller knows it) and how many
+    match each clause (PostgreSQL). Planned as PostgreSQL likes: one clause's count is a GIN
+    bitmap anyway, and all the rows' count is cheaper by a sequential scan."""
+    docs = [select(func.count()).select_from(KbSearchDoc).scalar_subquery()] if total is None else []
     counts = [
         select(func.count())
         .select_from(KbSearchDoc)
@@ -289,8 +337,10 @@ async def document_frequencies(uow: UnitOfWork, clauses: Sequence[str]) -> tuple
         .scalar_subquery()
         for n, clause in enumerate(clauses)
     ]
-    row = (await uow.session.execute(select(docs, *counts))).one()
-    return int(row[0]), [int(v) for v in row[1:]]
+    row = (await uow.session.execute(select(*docs, *counts))).one()
+    if total is None:
+        return int(row[0]), [int(v) for v in row[1:]]
+    return total, [int(v) for v in row]
 
 
 async def articles_in_scope(uow: UnitOfWork, ids: Sequence[int], scope: Scope) -> dict[int, KbArticle]:
@@ -351,11 +401,37 @@ async def delete_synonym(uow: UnitOfWork, row: KbSynonym) -> None:
     await uow.session.flush()
 
 
+# PostgreSQL: a search transaction whose first write is its log row commits without waiting
+# for the WAL flush (synchronous_commit off for this transaction only). The flush was ~4 ms of
+# every logged search's wall time, with spikes of tens of ms on a busy disk, for a row that only
+# feeds the content-gap report. PostgreSQL writes it out within wal_writer_delay (200 ms); a
+# server crash in that window may lose it, never a normal shutdown, and never half of it. A
+# transaction that already wrote something (an xid is assigned) keeps its synchronous commit.
+_PG_ASYNC_COMMIT = (
+    "SELECT set_config('synchronous_commit', CASE WHEN txid_current_if_assigned() IS NULL "
+    "THEN 'off' ELSE current_setting('synchronous_commit') END, true) AS async_commit"
+)
+
+
 async def log_search(uow: UnitOfWork, values: dict[str, Any]) -> int:
     # A Core INSERT ... RETURNING on the session's connection rather than an ORM add + flush or
     # an ORM-enabled insert: it is on every portal search, and the ORM layers cost more than it.
     connection = await uow.session.connection()
-    inserted = await connection.scalar(insert(KbSearchLog).values(**values).returning(KbSearchLog.id))
+    if uow.is_sqlite:
+        stmt = insert(KbSearchLog).values(**values)
+    else:
+        # The setting, and putting back the search's planner settings, ride in the INSERT itself
+        # (its FROM runs before the row is written, so before the insert takes an xid): no
+        # extra round trip.
+        setting = select(
+            text(_PG_ASYNC_COMMIT).columns(column("async_commit")).subquery("commit"), *_restoring(uow)
+        ).subquery("setting")
+        names = list(values)
+        row = select(
+            *(bindparam(name, values[name], type_=KbSearchLog.__table__.c[name].type) for name in names)
+        )
+        stmt = insert(KbSearchLog).from_select(names, row.select_from(setting))
+    inserted = await connection.scalar(stmt.returning(KbSearchLog.id))
     return int(inserted or 0)
 
 

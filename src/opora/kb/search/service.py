@@ -71,6 +71,7 @@ DF_CACHE_MAX = 50_000
 _frequencies: weakref.WeakKeyDictionary[Database, dict[str, tuple[float, int, int]]] = (
     weakref.WeakKeyDictionary()
 )
+_ALL_DOCS = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,9 +193,15 @@ async def _clause_weights(uow: UnitOfWork, parsed: query.ParsedQuery) -> list[tu
     now = time.monotonic()
     stale = [c for c in dict.fromkeys(clauses) if (hit := cache.get(c)) is None or now - hit[0] > DF_TTL]
     if stale:
-        total, counts = await repository.document_frequencies(uow, stale)
+        # The number of articles is kept like the frequencies (under the key "", which no clause
+        # is): counting all 10,000 rows was 1.5-3 ms of every statement that counted new clauses.
+        known = cache.get(_ALL_DOCS)
+        fresh = known[1] if known is not None and now - known[0] <= DF_TTL else None
+        total, counts = await repository.document_frequencies(uow, stale, total=fresh)
         if len(cache) > DF_CACHE_MAX:
             cache.clear()
+        if fresh is None:
+            cache[_ALL_DOCS] = (now, total, total)
         for clause, count in zip(stale, counts, strict=True):
             cache[clause] = (now, total, count)
     weights: list[tuple[str, float]] = []
@@ -314,7 +321,10 @@ async def search(
                 snippet_html=marker.snippet(article.body_text),
             )
         )
-    if log:
+    if not log:
+        # The log row's INSERT puts the planner settings back itself, with no round trip of its own.
+        await repository.restore_plan(uow)
+    else:
         result.search_id = await repository.log_search(
             uow,
             {
