@@ -28,6 +28,7 @@ from opora.incidents import endpoints as incidents_endpoints
 from opora.jobs import endpoints as jobs_endpoints
 from opora.jobs.worker import Worker
 from opora.kb import endpoints as kb_endpoints
+from opora.kb import tasks as kb_tasks
 from opora.kit.http import UnitOfWorkMiddleware, install_error_handlers
 from opora.notifications import endpoints as notifications_endpoints
 from opora.ops import endpoints as ops_endpoints
@@ -76,6 +77,8 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool | None = None
         # Bot models trained with another encoder than this process runs (an upgrade that changed
         # the default, a changed OPORA_BOT_ENCODER): queue their retraining (ADR 0045).
         await bot_upgrade.retrain_stale_on_start(runtime.db)
+        # Articles without a vector of the encoder this process re-ranks with get one (ADR 41).
+        await kb_tasks.embed_missing_on_start(runtime.db)
         services: list[ChannelService] = []
         try:
             # Channel packages' background services (a mail receiver, ...), whichever are configured.

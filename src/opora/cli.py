@@ -21,6 +21,7 @@ from opora.bot.upgrade import retrain_stale_on_start
 from opora.config import Settings
 from opora.demo import load_demo
 from opora.jobs.worker import run_worker_forever
+from opora.kb.tasks import embed_missing_on_start
 from opora.migrate import upgrade
 from opora.ops.check import run_checks
 from opora.runtime import build_runtime
@@ -112,6 +113,7 @@ def worker(
     async def _work() -> None:
         # As `opora serve` does: bot models of another encoder get retrained (ADR 0045).
         await retrain_stale_on_start(runtime.db)
+        await embed_missing_on_start(runtime.db)
         await run_worker_forever(runtime, concurrency or settings.worker_concurrency)
 
     asyncio.run(_work())

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from opora.config import Settings
 from opora.db import UnitOfWork
 from opora.jobs.worker import Worker
+from opora.kb import tasks as kb_tasks
 from opora.kb.models import KbArticleVector
 from opora.kb.search import repository, semantic
 from opora.kb.search import service as search
@@ -107,6 +108,46 @@ async def test_with_reranking_off_no_vector_is_written_and_search_is_full_text(
         assert await uow.session.scalar(select(func.count()).select_from(KbArticleVector)) == 0
     assert hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "Apple Pay работает?"})) == []
     assert hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "оплата картой"})) == [payment["id"]]
+
+
+async def test_a_start_queues_vectors_for_articles_that_have_none(
+    client: httpx.AsyncClient, desk: Desk, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Written while re-ranking was off (the default before ADR 41's update): no vectors.
+    monkeypatch.setattr(semantic, "ENABLED", False)
+    sup = desk.supervisor_h
+    written = [
+        await make_article(client, desk.olga_h, title=title, body_md=body, publish_h=sup)
+        for title, body in (
+            ("Способы оплаты", "Оплатить можно картой онлайн."),
+            ("Жалоба на обслуживание", "Оставьте жалобу."),
+            ("Доставка курьером", "Курьер привезёт заказ."),
+        )
+    ]
+    draft = await make_article(client, desk.olga_h, title="Черновик про оплату", body_md="Карта.")
+    await drain(runtime)
+    assert await kb_tasks.embed_missing_on_start(runtime.db) is None  # off: nothing to do
+    async with runtime.db.uow() as uow:
+        # One article has a vector, but of an encoder this process no longer runs.
+        article = (await repository.articles_by_ids(uow, [written[0]["id"]]))[written[0]["id"]]
+        await repository.save_vector(uow, article, "retired-encoder", b"\0" * 16)
+
+    monkeypatch.setattr(semantic, "ENABLED", True)
+    monkeypatch.setattr(kb_tasks, "VECTORS_BATCH", 3)  # two jobs: a batch of 3, then the last one
+    job = await kb_tasks.embed_missing_on_start(runtime.db)
+    assert job is not None
+    assert await kb_tasks.embed_missing_on_start(runtime.db) is None  # a second process: queued once
+    assert await drain(runtime) == 2
+    async with runtime.db.uow() as uow:
+        stored = (
+            await uow.session.execute(select(KbArticleVector.article_id, KbArticleVector.encoder))
+        ).all()
+    assert sorted(stored) == sorted((a["id"], "test-concepts") for a in [*written, draft])
+    assert await kb_tasks.embed_missing_on_start(runtime.db) is None  # nothing missing any more
+    assert (
+        hit_ids(await client.get(f"{PUBLIC}/search", params={"q": "Apple Pay работает?"}))[0]
+        == written[0]["id"]
+    )
 
 
 def test_the_setting_switches_reranking_on_for_the_process(

@@ -362,6 +362,19 @@ async def save_vector(uow: UnitOfWork, article: KbArticle, encoder: str, vector:
     )
 
 
+async def articles_without_vector(
+    uow: UnitOfWork, encoder: str, *, after_id: int = 0, limit: int
+) -> list[KbArticle]:
+    """Articles, by id, that have no vector of ``encoder`` (none yet, or another encoder's)."""
+    has_vector = (
+        select(KbArticleVector.article_id)
+        .where(KbArticleVector.article_id == KbArticle.id, KbArticleVector.encoder == encoder)
+        .exists()
+    )
+    query = select(KbArticle).where(KbArticle.id > after_id, ~has_vector).order_by(KbArticle.id).limit(limit)
+    return list((await uow.session.scalars(query)).all())
+
+
 async def vectors_stamp(uow: UnitOfWork, encoder: str) -> tuple[int, int]:
     """Changes whenever a vector of this encoder is written or deleted: (count, sum of revisions)."""
     row = (
