@@ -14,6 +14,7 @@ Usage: .venv/bin/python bench/kb_search_phases.py URL [ROUNDS] [OUT.json] [--off
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import statistics
 import sys
@@ -155,14 +156,25 @@ def instrument(database: Database) -> None:
     semantic.VectorIndex.nearest = nearest  # type: ignore[method-assign]
 
 
+def options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("url", help="a latency database kept by bench/kb_search.py --keep")
+    parser.add_argument("rounds", nargs="?", type=int, default=2, help="passes over the queries")
+    parser.add_argument("out", nargs="?", default="kb_search_phases.json", help="every search's events")
+    parser.add_argument("--off", action="store_true", help="re-ranking off: the full-text search alone")
+    parser.add_argument("--data", type=Path, default=bench.DATA, help="as bench/kb_search.py's")
+    args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("rounds must be at least 1")
+    return args
+
+
 async def main() -> None:
-    url = sys.argv[1]
-    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 2
-    on = "--off" not in sys.argv
+    args = options()
+    rounds, on, data = args.rounds, not args.off, args.data
     semantic.configure(enabled=on)
-    database = Database(url)
+    database = Database(args.url)
     instrument(database)
-    data = Path(sys.argv[sys.argv.index("--data") + 1]) if "--data" in sys.argv else bench.DATA
     ru = bench.load_ru(data)
     typed = [q.text[: max(3, len(q.text) // 3)] for q in ru.questions["test"][:40]]
     queries = [q.text for q in ru.questions["test"]] + ["возврат", "пвз", "возрват денег", *typed]
@@ -196,8 +208,7 @@ async def main() -> None:
     await database.dispose()
     import json
 
-    out = sys.argv[3] if len(sys.argv) > 3 and not sys.argv[3].startswith("--") else "kb_search_phases.json"
-    await asyncio.to_thread(Path(out).write_text, json.dumps(searches))
+    await asyncio.to_thread(Path(args.out).write_text, json.dumps(searches))
     walls = sorted(s["wall"] for s in searches)
     n = len(walls)
     p99 = walls[int(n * 0.99) - 1]
