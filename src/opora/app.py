@@ -15,7 +15,6 @@ from opora.assist import endpoints as assist_endpoints
 from opora.auth import endpoints as auth_endpoints
 from opora.automation import endpoints as automation_endpoints
 from opora.bot import endpoints as bot_endpoints
-from opora.bot import upgrade as bot_upgrade
 from opora.canned import endpoints as canned_endpoints
 from opora.channels import endpoints as channels_endpoints
 from opora.channels import registry as channels_registry
@@ -28,7 +27,6 @@ from opora.incidents import endpoints as incidents_endpoints
 from opora.jobs import endpoints as jobs_endpoints
 from opora.jobs.worker import Worker
 from opora.kb import endpoints as kb_endpoints
-from opora.kb import tasks as kb_tasks
 from opora.kit.http import UnitOfWorkMiddleware, install_error_handlers
 from opora.notifications import endpoints as notifications_endpoints
 from opora.ops import endpoints as ops_endpoints
@@ -40,6 +38,7 @@ from opora.routing import endpoints as routing_endpoints
 from opora.runtime import Runtime, build_runtime
 from opora.shop import endpoints as shop_endpoints
 from opora.sla import endpoints as sla_endpoints
+from opora.startup import queue_start_work
 from opora.surveys import endpoints as surveys_endpoints
 from opora.surveys import public as surveys_public
 from opora.tickets import endpoints as tickets_endpoints
@@ -74,11 +73,7 @@ def create_app(runtime: Runtime | None = None, *, run_worker: bool | None = None
         if want_worker:
             worker = Worker(runtime, concurrency=runtime.settings.worker_concurrency)
             await worker.start()
-        # Bot models trained with another encoder than this process runs (an upgrade that changed
-        # the default, a changed OPORA_BOT_ENCODER): queue their retraining (ADR 0045).
-        await bot_upgrade.retrain_stale_on_start(runtime.db)
-        # Articles without a vector of the encoder this process re-ranks with get one (ADR 41).
-        await kb_tasks.embed_missing_on_start(runtime.db)
+        await queue_start_work(runtime.db)
         services: list[ChannelService] = []
         try:
             # Channel packages' background services (a mail receiver, ...), whichever are configured.

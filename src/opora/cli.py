@@ -17,14 +17,13 @@ from opora.agents.schemas import AgentCreate
 from opora.analytics import facts, rollups
 from opora.app import create_app
 from opora.auth import service as auth_service
-from opora.bot.upgrade import retrain_stale_on_start
 from opora.config import Settings
 from opora.demo import load_demo
 from opora.jobs.worker import run_worker_forever
-from opora.kb.tasks import embed_missing_on_start
 from opora.migrate import upgrade
 from opora.ops.check import run_checks
 from opora.runtime import build_runtime
+from opora.startup import queue_start_work
 
 app = typer.Typer(help="Opora: the omnichannel support desk.", no_args_is_help=True, add_completion=False)
 user_app = typer.Typer(help="Manage agents.", no_args_is_help=True)
@@ -111,9 +110,7 @@ def worker(
     runtime = build_runtime(settings)
 
     async def _work() -> None:
-        # As `opora serve` does: bot models of another encoder get retrained (ADR 0045).
-        await retrain_stale_on_start(runtime.db)
-        await embed_missing_on_start(runtime.db)
+        await queue_start_work(runtime.db)  # as `opora serve` does
         await run_worker_forever(runtime, concurrency or settings.worker_concurrency)
 
     asyncio.run(_work())
