@@ -314,6 +314,37 @@
     // After Save the server holds the agent's values, and the panel shows them as saved.
     carried = trigger && trigger.type === "opora:fields-saved" ? null : form && edits(form);
   });
+  // Once Save succeeded, what it sent is the panel's saved state. The refresh that follows Save
+  // can be replaced in htmx's queue by a later one (an event of the same save, a customer's
+  // message); without this, that refresh would take the saved values for unsaved edits and keep
+  // them over what the server says next.
+  let submitted = null;
+  function markSaved(form, changed) {
+    for (const edit of changed) {
+      for (const el of form.elements) {
+        if (el.name !== edit.name) continue;
+        if (el.type === "checkbox" || el.type === "radio") {
+          if (el.value === edit.value) el.defaultChecked = edit.checked;
+        } else if (el.tagName === "SELECT") {
+          const values = edit.values || [edit.value];
+          for (const option of el.options) option.defaultSelected = values.includes(option.value);
+        } else {
+          el.defaultValue = edit.value;
+        }
+      }
+    }
+  }
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const elt = event.detail && event.detail.elt;
+    if (elt && elt.matches && elt.matches("form.fields")) submitted = edits(elt);
+  });
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const elt = event.detail && event.detail.elt;
+    if (!elt || !elt.matches || !elt.matches("form.fields")) return;
+    const form = document.querySelector("#side form.fields");
+    if (event.detail.successful && form && submitted) markSaved(form, submitted);
+    submitted = null;
+  });
   // afterSwap fires on the new panel in the same task as the swap, so no click can land on the
   // server's values first (htmx:load waits for the settle delay).
   document.addEventListener("htmx:afterSwap", (event) => {
