@@ -110,6 +110,33 @@
     }
   }
 
+  // ---- Live parts miss no change -----------------------------------------------------------
+  // A live part (the inbox list; a ticket's head, timeline and side panel) replaces itself
+  // (outerHTML). A change that comes while the part's refresh is in flight is queued by htmx on
+  // the element, and htmx drops that queued request once the response has replaced the element:
+  // a customer's message that came in that window stayed off the timeline until the next event.
+  // So changes are counted (in the capture phase, before htmx's own listeners send anything),
+  // each refresh remembers the count it was sent at, and a part that lands older than the latest
+  // change asks once more.
+  let changes = 0;
+  const sentAt = new Map();
+  for (const name of ["opora:this-ticket-changed", "opora:ticket-changed", "opora:fields-saved", "opora:replied"]) {
+    document.addEventListener(name, () => changes++, true);
+  }
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const elt = event.detail && event.detail.elt;
+    if (elt && elt.id && elt.hasAttribute && elt.hasAttribute("data-live")) sentAt.set(elt.id, changes);
+  });
+  // afterSettle: htmx wires the new element's triggers while it settles, not when it swaps.
+  document.addEventListener("htmx:afterSettle", (event) => {
+    const elt = event.target;
+    if (!elt || !elt.id || !elt.hasAttribute || !elt.hasAttribute("data-live") || !sentAt.has(elt.id)) return;
+    if (sentAt.get(elt.id) < changes) {
+      sentAt.set(elt.id, changes);
+      window.htmx.trigger(elt, "opora:stale");
+    }
+  });
+
   function handleNotification(event) {
     let data = {};
     try {
