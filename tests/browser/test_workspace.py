@@ -136,9 +136,10 @@ async def test_an_agents_day_login_inbox_template_reply_mention_status_live_and_
     await context.close()
 
 
-async def test_a_live_update_keeps_the_agents_unsaved_field_edit(
+async def _olga_on_a_new_ticket(
     browser: Any, server_url: str, desk: Desk, runtime: Runtime
-) -> None:
+) -> tuple[dict[str, Any], Any, Any]:
+    """A new customer ticket, open in Olga's browser in English with its event stream connected."""
     await _set_language(runtime, desk.olga.id, "en")
     ticket = await _api_ticket(server_url, desk.admin_h, "Где мой заказ?", desk.support.id)
     cookie, _csrf = await session_for(runtime, desk.olga)
@@ -147,6 +148,13 @@ async def test_a_live_update_keeps_the_agents_unsaved_field_edit(
     page = await context.new_page()
     await page.goto(f"{server_url}/tickets/{ticket['id']}")
     await asyncio.sleep(0.5)  # the page's event stream connects after load
+    return ticket, context, page
+
+
+async def test_a_live_update_keeps_the_agents_unsaved_field_edit(
+    browser: Any, server_url: str, desk: Desk, runtime: Runtime
+) -> None:
+    ticket, context, page = await _olga_on_a_new_ticket(browser, server_url, desk, runtime)
     status, priority = page.locator("#fld-status"), page.locator("#fld-priority")
 
     # Nothing unsaved: another agent's change shows up in the panel without a reload.
@@ -205,14 +213,7 @@ async def test_a_live_update_keeps_the_agents_unsaved_field_edit(
 async def test_a_message_that_comes_while_the_timeline_refreshes_still_shows(
     browser: Any, server_url: str, desk: Desk, runtime: Runtime
 ) -> None:
-    await _set_language(runtime, desk.olga.id, "en")
-    ticket = await _api_ticket(server_url, desk.admin_h, "Где мой заказ?", desk.support.id)
-    cookie, _csrf = await session_for(runtime, desk.olga)
-    context = await browser.new_context(viewport={"width": 1360, "height": 900}, locale="en-US")
-    await context.add_cookies([{"name": "opora_session", "value": cookie, "url": server_url}])
-    page = await context.new_page()
-    await page.goto(f"{server_url}/tickets/{ticket['id']}")
-    await asyncio.sleep(0.5)  # the page's event stream connects after load
+    ticket, context, page = await _olga_on_a_new_ticket(browser, server_url, desk, runtime)
 
     # The timeline's refresh for another agent's change is answered, but its answer is held: the
     # page gets it only after the customer's next message has come in. htmx queues the refresh
