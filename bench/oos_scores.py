@@ -208,7 +208,7 @@ def main() -> None:
     analyse(split, folds, runs)
 
 
-def train_all(split, folds):  # type: ignore[no-untyped-def]
+def train_all(split, folds) -> dict[tuple[int, ...], dict[str, NDArray[Any]]]:  # type: ignore[no-untyped-def]
     everything = tuple(range(bb.OOS_FOLDS))
     wanted = [s for size in (bb.OOS_FOLDS - 2, bb.OOS_FOLDS - 1) for s in bb._subsets(everything, size)]
     runs = {}
