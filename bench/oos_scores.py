@@ -6,11 +6,20 @@ caches their raw logits on the 200 OOS phrases and CLINC150 val beside the embed
 (`oosx-*.npz`); stage 2 turns the logits into each candidate score and runs bench/bot.py's
 `transfer` on it. The test split is never read.
 
-Usage: OPORA_BENCH_CACHE=... OPORA_BENCH_DATA=... .venv/bin/python bench/oos_scores.py [--train-only] [--synthetic N]
+Second round (this file's `mahalanobis` and `--negatives bitext` parts): Mahalanobis distance to
+the intents' Gaussians (one shared Ledoit-Wolf covariance, fitted on the training phrases), alone
+and subtracted from the margin with a weight; and outlier exposure, Bitext customer-support
+phrases of intents CLINC150 does not have as extra "not ours" training phrases. A weight is
+chosen on val half A with the choose side of each scenario only, and judged on val half B
+(`judge`).
+
+Usage: OPORA_BENCH_CACHE=... OPORA_BENCH_DATA=... .venv/bin/python bench/oos_scores.py [--train-only]
+       [--synthetic N | --negatives bitext] [--round 2]
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import importlib.util
 import sys
@@ -22,6 +31,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import logsumexp  # type: ignore[import-untyped]
+from sklearn.covariance import LedoitWolf  # type: ignore[import-untyped]
 
 from opora.bot import engine
 from opora.bot.classifier import IntentModel
@@ -40,6 +50,23 @@ KNN_K = 10
 # Candidate H: "not ours" phrases made from the training data alone, the first half of one
 # intent's phrase joined to the second half of another's (seeded); 0 = off.
 SYNTHETIC = 0
+# Outlier exposure: "bitext" adds BITEXT_N Bitext phrases to every fold model's "not ours"; "" = off.
+NEGATIVES = ""
+BITEXT_N = 1000
+# Bitext intents left out because a CLINC150 intent covers them (decided from the intent names
+# before any score was seen): orders and their delivery (order, order_status), invoices (bill_balance,
+# bill_due), payments (pay_bill, card_declined), account name and password (change_user_name,
+# user_name, pin_change, account_blocked).
+BITEXT_OVERLAP = frozenset(
+    {
+        "track_order", "place_order", "change_order", "cancel_order", "delivery_period",
+        "delivery_options", "check_invoice", "get_invoice", "payment_issue",
+        "check_payment_methods", "edit_account", "recover_password",
+    }
+)  # fmt: skip
+# The weights `judge` chooses from for "score - w x standardised Mahalanobis distance".
+WEIGHTS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+CP80 = bb.PROTOCOLS["Clopper-Pearson 80%"]
 
 
 def synthetic_negatives(texts: list[str], labels: list[str], n: int) -> list[str]:
@@ -59,6 +86,46 @@ def synthetic_negatives(texts: list[str], labels: list[str], n: int) -> list[str
     return out
 
 
+def bitext_negatives(train_emb: NDArray[np.float32]) -> tuple[list[str], NDArray[np.float32], str]:
+    """BITEXT_N Bitext phrases (seeded, stratified over the intents kept) that no CLINC150 training
+    phrase is close to, their vectors, and what was dropped. A phrase is dropped when its nearest
+    CLINC150 training phrase is closer than 90% of training phrases are to their own nearest
+    other training phrase: such a phrase may be ours in other words."""
+    path = bb.DATA / "bitext_customer_support" / "Bitext_Sample_Customer_Support_Training_Dataset.csv"
+    rows = list(csv.DictReader(path.open()))
+    texts = [r["instruction"] for r in rows]
+    intents = np.asarray([r["intent"] for r in rows])
+    emb = bb.embed(texts)
+    parts = 2.0  # use+minilm: two unit-length parts, so a cosine is the dot product / 2
+    nearest = np.zeros(len(texts))
+    for i in range(0, len(texts), 1000):
+        nearest[i : i + 1000] = (emb[i : i + 1000] @ train_emb.T).max(axis=1) / parts
+    own = np.zeros(len(train_emb))
+    for i in range(0, len(train_emb), 1000):
+        sims = train_emb[i : i + 1000] @ train_emb.T / parts
+        sims[np.arange(sims.shape[0]), np.arange(i, i + sims.shape[0])] = -1.0
+        own[i : i + 1000] = sims.max(axis=1)
+    close = float(np.percentile(own, 10))
+    report = [f"  Bitext: {len(texts)} phrases, 27 intents; too close to CLINC150 train (cos >= {close:.3f}, "
+              f"the 10th percentile of train phrases' nearest other train phrase):"]  # fmt: skip
+    for name in sorted(set(intents)):
+        rows_of = intents == name
+        flag = "left out (overlap)" if name in BITEXT_OVERLAP else "kept"
+        report.append(f"    {name:26} {np.mean(nearest[rows_of] >= close):6.1%} of {rows_of.sum():3}  {flag}")
+    keep = np.flatnonzero(~np.isin(intents, list(BITEXT_OVERLAP)) & (nearest < close))
+    rng = np.random.default_rng(0)
+    names = sorted(set(intents[keep]))
+    per = {n: rng.permutation(keep[intents[keep] == n]) for n in names}
+    chosen: list[int] = []
+    round_ = 0
+    while len(chosen) < BITEXT_N and any(round_ < len(v) for v in per.values()):
+        chosen += [int(v[round_]) for v in per.values() if round_ < len(v)][: BITEXT_N - len(chosen)]
+        round_ += 1
+    idx = np.sort(np.asarray(chosen))
+    report.append(f"  kept {keep.size} phrases of {len(names)} intents, used {idx.size}")
+    return [texts[i] for i in idx], emb[idx], "\n".join(report)
+
+
 def logits(model: IntentModel, texts: list[str], emb: NDArray[np.float32]) -> NDArray[np.float64]:
     # classifier.IntentModel.probabilities before its softmax (these models store no neighbours).
     dim = emb.shape[1]
@@ -73,7 +140,7 @@ def model_logits(split, folds, subset) -> dict[str, NDArray[Any]]:  # type: igno
     tr_x, tr_y = split["train"]
     oos_x = [*split["oos_train"][0], *split["oos_val"][0]]
     key = hashlib.sha256(
-        f"{bb.EMBEDDER.name}|{subset}|{[f.tolist() for f in folds]}|{SYNTHETIC}".encode()
+        f"{bb.EMBEDDER.name}|{subset}|{[f.tolist() for f in folds]}|{SYNTHETIC}{NEGATIVES and f'|{NEGATIVES}{BITEXT_N}'}".encode()
     ).hexdigest()[:24]
     path = bb.CACHE / f"oosx-{key}.npz"
     if path.exists():
@@ -84,6 +151,9 @@ def model_logits(split, folds, subset) -> dict[str, NDArray[Any]]:  # type: igno
     if SYNTHETIC:
         fake = synthetic_negatives(tr_x, tr_y, SYNTHETIC)
         neg_x, neg_emb = [*neg_x, *fake], np.concatenate([neg_emb, bb.embed(fake)])
+    if NEGATIVES == "bitext":
+        more_x, more_emb, _ = bitext_negatives(bb.embed(tr_x))
+        neg_x, neg_emb = [*neg_x, *more_x], np.concatenate([neg_emb, more_emb])
     model = engine.train_model(tr_x, tr_y, bb.embed(tr_x), neg_x, neg_emb, encoder=bb.EMBEDDER.name)
     got = {
         "oos": logits(model, oos_x, oos_emb),
@@ -115,22 +185,39 @@ def neighbour_similarity(emb: NDArray[np.float32], pred: NDArray[np.int64], trai
 
 
 def main() -> None:
-    global SYNTHETIC
+    global SYNTHETIC, NEGATIVES
     if "--synthetic" in sys.argv:
         SYNTHETIC = int(sys.argv[sys.argv.index("--synthetic") + 1])
+    if "--negatives" in sys.argv:
+        NEGATIVES = sys.argv[sys.argv.index("--negatives") + 1]
     bb.EMBEDDER = make_embedder("use+minilm", threads=2)
     split = bb._clinc_data()
     folds = bb._oos_folds(len(split["oos_train"][0]), len(split["oos_val"][0]), bb.OOS_FOLDS)
+    if NEGATIVES == "bitext":
+        print(bitext_negatives(bb.embed(split["train"][0]))[2], flush=True)
+    runs = train_all(split, folds)
+    if "--train-only" in sys.argv:
+        return
+    if "--round" in sys.argv:
+        extra = runs if NEGATIVES else None
+        if NEGATIVES:
+            NEGATIVES = ""
+            runs = train_all(split, folds)
+        round_two(split, folds, runs, extra)
+        return
+    analyse(split, folds, runs)
+
+
+def train_all(split, folds) -> dict[tuple[int, ...], dict[str, NDArray[Any]]]:  # type: ignore[no-untyped-def]
     everything = tuple(range(bb.OOS_FOLDS))
     wanted = [s for size in (bb.OOS_FOLDS - 2, bb.OOS_FOLDS - 1) for s in bb._subsets(everything, size)]
     runs = {}
     for subset in wanted:
         start = time.process_time()
         runs[subset] = model_logits(split, folds, subset)
-        print(f"  model with OOS folds {subset}: {time.process_time() - start:.0f} s CPU", flush=True)
-    if "--train-only" in sys.argv:
-        return
-    analyse(split, folds, runs)
+        print(f"  model with OOS folds {subset}{NEGATIVES and ' + ' + NEGATIVES}: "
+              f"{time.process_time() - start:.0f} s CPU", flush=True)  # fmt: skip
+    return runs
 
 
 def analyse(split, folds, runs) -> None:  # type: ignore[no-untyped-def]
@@ -192,6 +279,191 @@ def analyse(split, folds, runs) -> None:  # type: ignore[no-untyped-def]
         bb._fold_model_scores = fold_scores
         print(f"\n=== {name}", flush=True)
         bb.transfer(False)
+
+
+class Gaussians:
+    """The intents as Gaussians with one shared covariance (Ledoit-Wolf shrinkage: 15,000 phrases
+    for up to 896 dimensions), and a background Gaussian of all training phrases for the relative
+    distance (Ren et al. 2021), fitted on one part of the vectors."""
+
+    def __init__(self, emb: NDArray[np.float32], labels: list[str], part: slice) -> None:
+        x = np.asarray(emb[:, part], dtype=np.float64)
+        names = sorted(set(labels))
+        y = np.asarray([names.index(label) for label in labels])
+        self.part = part
+        self.means = np.stack([x[y == c].mean(axis=0) for c in range(len(names))])
+        self.precision = LedoitWolf(assume_centered=True).fit(x - self.means[y]).precision_
+        self.centre = x.mean(axis=0)
+        self.background = LedoitWolf().fit(x).precision_
+        self.mean_terms = np.einsum("cd,de,ce->c", self.means, self.precision, self.means)
+        root = np.sqrt(self.distances(emb)[0])
+        self.scale = (float(root.mean()), float(root.std()))  # of the training phrases, for combinations
+
+    def distances(self, emb: NDArray[np.float32]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Squared distance to the nearest intent, and that minus the background's."""
+        z = np.asarray(emb[:, self.part], dtype=np.float64)
+        zp = z @ self.precision
+        d = np.einsum("nd,nd->n", zp, z)[:, None] - 2 * zp @ self.means.T + self.mean_terms[None, :]
+        nearest = np.maximum(d.min(axis=1), 0.0)
+        off = z - self.centre
+        return nearest, nearest - np.einsum("nd,de,ne->n", off, self.background, off)
+
+    def standardised(self, emb: NDArray[np.float32]) -> NDArray[np.float64]:
+        out: NDArray[np.float64] = (np.sqrt(self.distances(emb)[0]) - self.scale[0]) / self.scale[1]
+        return out
+
+
+Score = Callable[[dict[str, NDArray[Any]], float], NDArray[Any]]
+
+
+def judge(scored, folds, gold, score: Score, weights: tuple[float, ...], choose, check):  # type: ignore[no-untyped-def]
+    """The transfer analysis at the Clopper-Pearson 80% protocol for one score: "3 -> 1" and the
+    2,000 resplits of bench/bot.py's `transfer`, with the score's weight (if it has more than one
+    to choose from) chosen per scenario on the choose side only (the seen folds, or the 100
+    phrases to choose on) by val in-scope accuracy on the rows of ``choose``, and val in-scope
+    accuracy reported on the rows of ``check``."""
+    aim, confidence, method = CP80
+    everything = tuple(range(bb.OOS_FOLDS))
+    cache: dict[tuple[tuple[int, ...], str, float], NDArray[Any]] = {}
+
+    def s(subset: tuple[int, ...], which: str, w: float) -> NDArray[Any]:
+        if (subset, which, w) not in cache:
+            cache[subset, which, w] = score(scored[subset][which], w)
+        return cache[subset, which, w]
+
+    def accuracy(subset: tuple[int, ...], w: float, at: float, rows: NDArray[np.bool_]) -> float:
+        ok = (scored[subset]["val"]["pred"] == gold) & (s(subset, "val", w) >= at)
+        return float(ok[rows].mean())
+
+    caught, acc, picked = 0, [], []
+    for b in everything:
+        seen = tuple(i for i in everything if i != b)
+
+        def held(w: float, seen: tuple[int, ...] = seen) -> NDArray[Any]:
+            return np.concatenate([s(tuple(j for j in seen if j != i), "oos", w)[folds[i]] for i in seen])
+
+        ats = {w: bb.oos_threshold(held(w), aim, confidence, method=method) for w in weights}
+        w = max(weights, key=lambda w: accuracy(seen, w, ats[w], choose)) if len(weights) > 1 else weights[0]
+        picked.append(w)
+        caught += int((s(seen, "oos", w)[folds[b]] < ats[w]).sum())
+        acc.append(accuracy(seen, w, ats[w], check))
+    deployed = [tuple(i for i in everything if i != b) for b in everything]
+    pools = {}
+    for w in weights:
+        pools[w] = np.zeros(sum(f.size for f in folds))
+        for b, seen in zip(everything, deployed, strict=True):
+            pools[w][folds[b]] = s(seen, "oos", w)[folds[b]]
+
+    def sorted_right(w: float, rows: NDArray[np.bool_]) -> list[NDArray[np.float64]]:
+        # Val in-scope accuracy at a threshold = right answers at or above it / rows.
+        return [np.sort(s(d, "val", w)[rows & (scored[d]["val"]["pred"] == gold)]) for d in deployed]
+
+    right = {(w, k): sorted_right(w, rows) for w in weights for k, rows in (("c", choose), ("k", check))}
+
+    def resplit_accuracy(w: float, k: str, at: float, n: int) -> float:
+        return float(np.mean([(r.size - np.searchsorted(r, at, side="left")) / n for r in right[w, k]]))
+
+    rng = np.random.default_rng(1)
+    recall, racc, rpicked = [], [], []
+    for perm in [rng.permutation(pools[weights[0]].size) for _ in range(2000)]:
+        ats = {w: bb.oos_threshold(pools[w][perm[:100]], aim, confidence, method=method) for w in weights}
+        w = (max(weights, key=lambda w: resplit_accuracy(w, "c", ats[w], int(choose.sum())))
+             if len(weights) > 1 else weights[0])  # fmt: skip
+        rpicked.append(w)
+        recall.append(float(np.mean(pools[w][perm[100:]] < ats[w])))
+        racc.append(resplit_accuracy(w, "k", ats[w], int(check.sum())))
+    return {
+        "caught": caught,
+        "val_31": float(np.mean(acc)),
+        "fresh_mean": float(np.mean(recall)),
+        "p85": float(np.mean(np.asarray(recall) >= bb.OOS_TARGET)),
+        "val_rs": float(np.mean(racc)),
+        "weights_31": picked,
+        "weights_rs": {w: rpicked.count(w) for w in sorted(set(rpicked))},
+    }
+
+
+def base_parts(run: dict[str, NDArray[Any]], which: str) -> dict[str, NDArray[Any]]:
+    z = run[which]
+    classes = list(run["classes"])
+    col = classes.index(OUT_OF_SCOPE)
+    ins = np.delete(np.arange(len(classes)), col)
+    p = softmax(z)
+    best = ins[z[:, ins].argmax(axis=1)]
+    rows = np.arange(len(z))
+    return {
+        "pred": np.asarray(classes)[best],
+        "margin": np.maximum(0.0, p[rows, best] - p[:, col]),
+        "logit_margin": z[rows, best] - z[:, col],
+    }
+
+
+def round_two(split, folds, runs, extra) -> None:  # type: ignore[no-untyped-def]
+    """Mahalanobis distances and outlier exposure (``extra``: the fold models trained with Bitext
+    phrases as well, or None), judged by `judge` against the margin."""
+    oos_x = [*split["oos_train"][0], *split["oos_val"][0]]
+    emb = {"oos": bb.embed(oos_x), "val": bb.embed(split["val"][0])}
+    tr_x, tr_y = split["train"]
+    train_emb = bb.embed(tr_x)
+    gold = np.asarray(split["val"][1])
+    start = time.process_time()
+    fits = {name: Gaussians(train_emb, tr_y, part) for name, part in
+            (("all", slice(None)), ("use", slice(0, USE_DIM)), ("minilm", slice(USE_DIM, None)))}  # fmt: skip
+    print(f"  Gaussians fitted: {time.process_time() - start:.0f} s CPU", flush=True)
+    shared: dict[str, dict[str, NDArray[Any]]] = {}
+    for which in ("oos", "val"):
+        got: dict[str, NDArray[Any]] = {}
+        for name, g in fits.items():
+            nearest, relative = g.distances(emb[which])
+            got[f"maha_{name}"], got[f"rmaha_{name}"] = -nearest, -relative
+            got[f"z_{name}"] = g.standardised(emb[which])
+        shared[which] = got
+    scored = {s: {w: {**base_parts(run, w), **shared[w]} for w in ("oos", "val")} for s, run in runs.items()}
+    if extra is not None:
+        for s, run in extra.items():
+            for w in ("oos", "val"):
+                oe = base_parts(run, w)
+                scored[s][w].update({f"oe_{k}": v for k, v in oe.items()})
+    every = np.ones(len(gold), dtype=bool)
+    half_a = np.zeros(len(gold), dtype=bool)
+    half_a[np.random.default_rng(2).permutation(len(gold))[: len(gold) // 2]] = True
+    one = (0.0,)
+    plain: dict[str, Score] = {
+        "M1 -Mahalanobis, use+minilm": lambda d, w: d["maha_all"],
+        "M2 -Mahalanobis, USE part": lambda d, w: d["maha_use"],
+        "M3 -Mahalanobis, MiniLM part": lambda d, w: d["maha_minilm"],
+        "M4 -relative Mahalanobis, use+minilm": lambda d, w: d["rmaha_all"],
+    }
+    weighted: dict[str, Score] = {
+        "K1 margin - w z(use+minilm)": lambda d, w: d["margin"] - w * d["z_all"],
+        "K2 margin - w z(MiniLM)": lambda d, w: d["margin"] - w * d["z_minilm"],
+        "K3 logit margin - w z(use+minilm)": lambda d, w: d["logit_margin"] - w * 20 * d["z_all"],
+    }
+    if extra is not None:
+        plain["O1 margin, Bitext negatives"] = lambda d, w: d["oe_margin"]
+        weighted["O2 margin(Bitext) - w z(use+minilm)"] = lambda d, w: d["oe_margin"] - w * d["z_all"]
+    margin: Score = lambda d, w: d["margin"]  # noqa: E731
+    refs = {"all val": judge(scored, folds, gold, margin, one, every, every),
+            "val half B": judge(scored, folds, gold, margin, one, half_a, ~half_a)}  # fmt: skip
+    print(
+        "score                                   | on         | fresh caught | 3->1 val | resplits fresh mean  P(>=85%)  val | vs margin 3->1 / resplits | weights chosen"
+    )
+    for label, ref in refs.items():
+        print(f"{'margin (ADR 0038)':40}| {label:10} | {ref['caught']:5}/200    | {ref['val_31']:7.2%} |"
+              f" {ref['fresh_mean']:10.1%} {ref['p85']:9.1%} {ref['val_rs']:7.2%} |")  # fmt: skip
+    for group, weights, choose, check, ref in ((plain, one, every, every, refs["all val"]),
+                                               (weighted, WEIGHTS, half_a, ~half_a, refs["val half B"])):  # fmt: skip
+        for name, score in group.items():
+            # The fold models predict the intent in the same way for every score, and the fresh
+            # phrases a score catches are counted in "3 -> 1".
+            r = judge(scored, folds, gold, score, weights, choose, check)
+            d31, drs = 100 * (r["val_31"] - ref["val_31"]), 100 * (r["val_rs"] - ref["val_rs"])
+            passed = d31 >= 0.3 and drs >= 0.3 and r["caught"] >= ref["caught"]
+            on = "all val" if check.all() else "val half B"
+            print(f"{name:40}| {on:10} | {r['caught']:5}/200    | {r['val_31']:7.2%} | {r['fresh_mean']:10.1%}"
+                  f" {r['p85']:9.1%} {r['val_rs']:7.2%} | {d31:+.2f} / {drs:+.2f} {'PASS' if passed else 'fail'}"
+                  f" | {r['weights_31'] if len(weights) > 1 else ''} {r['weights_rs'] if len(weights) > 1 else ''}",
+                  flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
