@@ -72,6 +72,17 @@ _frequencies: weakref.WeakKeyDictionary[Database, dict[str, tuple[float, int, in
     weakref.WeakKeyDictionary()
 )
 _ALL_DOCS = ""
+# PostgreSQL without re-ranking: each ranked article's score is this share of its IDF-weighted
+# score (as a fraction of the query's best) plus the rest of its ts_rank (likewise), for queries
+# of two clauses or more; None ranks by ts_rank alone. ts_rank knows no document frequency, so
+# «заказ» (in a third of the bench's Russian articles) counted as much as «ПВЗ» (in one); IDF
+# alone found those (ru train+validation recall@3 0.844 → 0.879) but drowned the words that name
+# the topic in the bench's English articles, where "account" is in 23 of 27 and "customer" in
+# all (en 0.950 → 0.927 on a third of validation). Shares 0.2, 0.3 and 0.5 were tried with the
+# starter synonyms (ru 0.866 / 0.871 / 0.866, en 0.947 / 0.944 / 0.937, title weight 1.0), and
+# 0.3 with the title weight 0.6: ru 0.884, en 0.944 (base 0.844 / 0.950).
+# Re-ranking uses the IDF score alone: its fusion was tuned on that.
+FULL_TEXT_IDF_SHARE: float | None = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,11 +195,13 @@ def _remember_known(uow: UnitOfWork, found: Sequence[str]) -> None:
     uow.after_commit(remember)
 
 
-async def _clause_weights(uow: UnitOfWork, parsed: query.ParsedQuery) -> list[tuple[str, float]]:
-    """(clause tsquery, BM25 IDF) for PostgreSQL's re-scoring. Document frequencies are counted
+async def _clause_weights(uow: UnitOfWork, parsed: query.ParsedQuery) -> list[tuple[Sequence[str], float]]:
+    """(the clause's alternatives as tsqueries, the clause's BM25 IDF) for PostgreSQL's
+    re-scoring. Document frequencies are counted
     once per clause and kept per process for ``DF_TTL`` seconds: they drift slowly, and counting
     a common stem's matches on every search is what made IDF too slow before (ADR 0032)."""
-    clauses = query.tsquery_clauses(parsed)
+    alternatives = query.tsquery_alternatives(parsed)
+    clauses = [" | ".join(terms) for terms in alternatives]
     cache = _frequencies.setdefault(uow.database, {})
     now = time.monotonic()
     stale = [c for c in dict.fromkeys(clauses) if (hit := cache.get(c)) is None or now - hit[0] > DF_TTL]
@@ -204,10 +217,10 @@ async def _clause_weights(uow: UnitOfWork, parsed: query.ParsedQuery) -> list[tu
             cache[_ALL_DOCS] = (now, total, total)
         for clause, count in zip(stale, counts, strict=True):
             cache[clause] = (now, total, count)
-    weights: list[tuple[str, float]] = []
-    for clause in clauses:
+    weights: list[tuple[Sequence[str], float]] = []
+    for clause, terms in zip(clauses, alternatives, strict=True):
         _, total, count = cache[clause]
-        weights.append((clause, math.log(1 + (total - count + 0.5) / (count + 0.5))))
+        weights.append((terms, math.log(1 + (total - count + 0.5) / (count + 0.5))))
     return weights
 
 
@@ -228,13 +241,18 @@ async def _find(
     expression = query.fts5_expression(parsed) if uow.is_sqlite else query.tsquery_expression(parsed)
     # One clause's IDF scales every score alike: its order, and the fusion's shares of the best
     # score, are those of ts_rank, so neither its document frequency nor the re-scoring is needed.
-    idf = not uow.is_sqlite and semantic.ENABLED and len(parsed.clauses) > 1
+    blend = None if semantic.ENABLED else FULL_TEXT_IDF_SHARE
+    idf = (
+        not uow.is_sqlite
+        and (semantic.ENABLED or FULL_TEXT_IDF_SHARE is not None)
+        and len(parsed.clauses) > 1
+    )
     weighted = await _clause_weights(uow, parsed) if idf else []
     if index.empty and not weighted:
         found = await repository.search(uow, expression, scope, limit=limit)
         return found, len(found)
     wide = limit if index.empty else max(limit, LEXICAL_CANDIDATES)
-    lexical = await repository.rank_ids(uow, expression, scope, limit=wide, weighted=weighted)
+    lexical = await repository.rank_ids(uow, expression, scope, limit=wide, weighted=weighted, blend=blend)
     # The query is encoded only when full-text is unsure: encoding is most of what re-ranking
     # costs, and a clear full-text winner stays first after the fusion anyway.
     sure = index.empty or (encoding is None and semantic.clear_winner(lexical))
