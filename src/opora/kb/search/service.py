@@ -72,17 +72,19 @@ _frequencies: weakref.WeakKeyDictionary[Database, dict[str, tuple[float, int, in
     weakref.WeakKeyDictionary()
 )
 _ALL_DOCS = ""
-# PostgreSQL without re-ranking: each ranked article's score is this share of its IDF-weighted
-# score (as a fraction of the query's best) plus the rest of its ts_rank (likewise), for queries
-# of two clauses or more; None ranks by ts_rank alone. ts_rank knows no document frequency, so
-# «заказ» (in a third of the bench's Russian articles) counted as much as «ПВЗ» (in one); IDF
+# PostgreSQL without re-ranking, a measured lever left off: with a share S, a query of two
+# clauses or more is ranked by (1 - S) × its ts_rank's share of the query's best + S × its
+# IDF-weighted score's share; None ranks by ts_rank alone. ts_rank knows no document frequency,
+# so «заказ» (in a third of the bench's Russian articles) counted as much as «ПВЗ» (in one). IDF
 # alone found those (ru train+validation recall@3 0.844 → 0.879) but drowned the words that name
 # the topic in the bench's English articles, where "account" is in 23 of 27 and "customer" in
-# all (en 0.950 → 0.927 on a third of validation). Shares 0.2, 0.3 and 0.5 were tried with the
-# starter synonyms (ru 0.866 / 0.871 / 0.866, en 0.947 / 0.944 / 0.937, title weight 1.0), and
-# 0.3 with the title weight 0.6: ru 0.884, en 0.944 (base 0.844 / 0.950).
-# Re-ranking uses the IDF score alone: its fusion was tuned on that.
-FULL_TEXT_IDF_SHARE: float | None = 0.3
+# all (en 0.950 → 0.927 on a third of validation). With the starter synonyms and the title weight
+# 0.6, S = 0.3 gave ru 0.884 / en 0.956 on train+validation (0.871 / 0.950 without) and 0.857 on
+# the ru test split, but doubled the process CPU of a search at 10,000 articles (11–12 → 21 ms:
+# the document-frequency statement and the re-scoring statement, both of a new shape for every
+# query length, and the winners read by a third statement). Off until that is cheaper.
+# Re-ranking always uses the IDF score alone: its fusion was tuned on that.
+FULL_TEXT_IDF_SHARE: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
