@@ -79,7 +79,7 @@ _ALL_DOCS = ""
 # alone found those (ru train+validation recall@3 0.844 → 0.879) but drowned the words that name
 # the topic in the bench's English articles, where "account" is in 23 of 27 and "customer" in
 # all (en 0.950 → 0.927 on a third of validation). With the starter synonyms and the title weight
-# 0.6, S = 0.3 gave ru 0.884 / en 0.956 on train+validation (0.871 / 0.950 without) and 0.857 on
+# 0.6, S = 0.3 gave ru 0.884 / en 0.956 on train+validation (0.871 / 0.957 without) and 0.857 on
 # the ru test split, but doubled the process CPU of a search at 10,000 articles (11–12 → 21 ms:
 # the document-frequency statement and the re-scoring statement, both of a new shape for every
 # query length, and the winners read by a third statement). Off until that is cheaper.
