@@ -148,13 +148,17 @@ def _quoted_ts(phrase: Phrase) -> str:
     return " <-> ".join(f"'{word}'" for word in phrase)
 
 
+def tsquery_alternatives(query: ParsedQuery) -> list[list[str]]:
+    """Per clause, one tsquery per alternative (a word, its Cyrillic reading, a synonym)."""
+    return [
+        [f"({_quoted_ts(phrase)}{':*' if prefix else ''})" for phrase, prefix in clause.terms()]
+        for clause in query.clauses
+    ]
+
+
 def tsquery_clauses(query: ParsedQuery) -> list[str]:
     """One tsquery per clause: what PostgreSQL weighs by its document frequency."""
-    parts = []
-    for clause in query.clauses:
-        terms = [f"({_quoted_ts(phrase)}{':*' if prefix else ''})" for phrase, prefix in clause.terms()]
-        parts.append(" | ".join(terms))
-    return parts
+    return [" | ".join(terms) for terms in tsquery_alternatives(query)]
 
 
 def tsquery_expression(query: ParsedQuery) -> str:
