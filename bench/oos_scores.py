@@ -232,14 +232,11 @@ def analyse(split, folds, runs) -> None:  # type: ignore[no-untyped-def]
         classes = list(run["classes"])
         col = classes.index(OUT_OF_SCOPE)
         ins = np.delete(np.arange(len(classes)), col)
-        p = softmax(z)
         best = ins[z[:, ins].argmax(axis=1)]
         rows = np.arange(len(z))
         train_cls = np.asarray([classes.index(y) for y in tr_y])
         return {
-            "pred": np.asarray(classes)[best],
-            "margin": np.maximum(0.0, p[rows, best] - p[:, col]),
-            "logit_margin": z[rows, best] - z[:, col],
+            **base_parts(run, which),
             "energy_vs_oos": logsumexp(z[:, ins], axis=1) - z[:, col],
             "energy": logsumexp(z[:, ins], axis=1),
             "max_logit": z[rows, best],
