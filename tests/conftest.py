@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 import opora.models  # noqa: F401
 from opora.app import create_app
 from opora.config import Settings
-from opora.db import Base
+from opora.db import Base, Database
 from opora.migrate import upgrade
 from opora.runtime import Runtime, build_runtime
 from tests.support import factories, services
@@ -42,14 +42,29 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     if backend == "sqlite":
         path = tmp_path_factory.mktemp("db") / "opora-test.db"
         url = f"sqlite+aiosqlite:///{path}"
-        upgrade(url)
+        _migrate_empty(url)
         yield url
         return
     name = f"opora_test_{uuid.uuid4().hex[:10]}"
     url = services.create_pg_database(name)
-    upgrade(url)
+    _migrate_empty(url)
     yield url
     services.drop_pg_database(name)
+
+
+def _migrate_empty(url: str) -> None:
+    """Migrations write rows too (0026's starter synonyms): they are removed here, so the first
+    test starts from empty tables like every later one (each test empties them after itself)."""
+    upgrade(url)
+
+    async def empty() -> None:
+        db = Database(url)
+        try:
+            await _empty_tables(db)
+        finally:
+            await db.dispose()
+
+    asyncio.run(empty())
 
 
 @pytest.fixture(scope="session")
@@ -65,31 +80,21 @@ def settings(database_url: str, redis_url: str | None, tmp_path: Path) -> Settin
     return settings_for(tmp_path / "data", database_url, redis_url=redis_url)
 
 
-# Databases (one per session and backend) whose migrations' own rows were removed: a test starts
-# from empty tables whether it runs first or after another (data migrations such as 0026's
-# starter synonyms write rows that the emptying after each test would otherwise remove only
-# for the tests that follow the first).
-_EMPTIED: set[str] = set()
-
-
 @pytest.fixture
-async def runtime(settings: Settings, database_url: str) -> AsyncIterator[Runtime]:
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     rt = build_runtime(settings)
     await rt.start()
-    if database_url not in _EMPTIED:
-        await _empty_tables(rt)
-        _EMPTIED.add(database_url)
     try:
         yield rt
     finally:
-        await _empty_tables(rt)
+        await _empty_tables(rt.db)
         await rt.close()
 
 
-async def _empty_tables(rt: Runtime) -> None:
+async def _empty_tables(db: Database) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    if rt.db.is_sqlite:
-        async with rt.db.engine.begin() as conn:
+    if db.is_sqlite:
+        async with db.engine.begin() as conn:
             for name in tables:
                 await conn.execute(text(f'DELETE FROM "{name}"'))
         return
@@ -99,7 +104,7 @@ async def _empty_tables(rt: Runtime) -> None:
     # aborts one side, so try again rather than leave rows behind for the next test.
     for attempt in range(5):
         try:
-            async with rt.db.engine.begin() as conn:
+            async with db.engine.begin() as conn:
                 await conn.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
             return
         except OperationalError as exc:
