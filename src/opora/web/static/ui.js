@@ -316,21 +316,24 @@
     }
     return changed;
   }
-  function restore(form, changed) {
+  // Calls apply(element, edit) for each element of the form that an edit names.
+  function eachEdited(form, changed, apply) {
     for (const edit of changed) {
-      for (const el of form.elements) {
-        if (el.name !== edit.name) continue;
-        if (el.type === "checkbox" || el.type === "radio") {
-          if (el.value === edit.value) el.checked = edit.checked;
-        } else if (edit.values) {
-          for (const option of el.options) option.selected = edit.values.includes(option.value);
-        } else if (el.tagName !== "SELECT" || Array.from(el.options).some((o) => o.value === edit.value)) {
-          el.value = edit.value; // a team or agent removed meanwhile leaves the server's value
-        }
-        const details = el.closest("details");
-        if (details) details.open = true;
-      }
+      for (const el of form.elements) if (el.name === edit.name) apply(el, edit);
     }
+  }
+  function restore(form, changed) {
+    eachEdited(form, changed, (el, edit) => {
+      if (el.type === "checkbox" || el.type === "radio") {
+        if (el.value === edit.value) el.checked = edit.checked;
+      } else if (edit.values) {
+        for (const option of el.options) option.selected = edit.values.includes(option.value);
+      } else if (el.tagName !== "SELECT" || Array.from(el.options).some((o) => o.value === edit.value)) {
+        el.value = edit.value; // a team or agent removed meanwhile leaves the server's value
+      }
+      const details = el.closest("details");
+      if (details) details.open = true;
+    });
   }
   let carried = null;
   document.addEventListener("htmx:beforeSwap", (event) => {
@@ -347,19 +350,16 @@
   // them over what the server says next.
   let submitted = null;
   function markSaved(form, changed) {
-    for (const edit of changed) {
-      for (const el of form.elements) {
-        if (el.name !== edit.name) continue;
-        if (el.type === "checkbox" || el.type === "radio") {
-          if (el.value === edit.value) el.defaultChecked = edit.checked;
-        } else if (el.tagName === "SELECT") {
-          const values = edit.values || [edit.value];
-          for (const option of el.options) option.defaultSelected = values.includes(option.value);
-        } else {
-          el.defaultValue = edit.value;
-        }
+    eachEdited(form, changed, (el, edit) => {
+      if (el.type === "checkbox" || el.type === "radio") {
+        if (el.value === edit.value) el.defaultChecked = edit.checked;
+      } else if (el.tagName === "SELECT") {
+        const values = edit.values || [edit.value];
+        for (const option of el.options) option.defaultSelected = values.includes(option.value);
+      } else {
+        el.defaultValue = edit.value;
       }
-    }
+    });
   }
   document.addEventListener("htmx:beforeRequest", (event) => {
     const elt = event.detail && event.detail.elt;
