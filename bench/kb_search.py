@@ -391,7 +391,8 @@ async def evaluate(
 
 def _full_text_only(on: bool) -> None:
     """Switches this process between the search before ADR 0037 (no vectors, no IDF weights on
-    PostgreSQL: ``Settings.kb_search_reranking`` off, the default) and after it."""
+    PostgreSQL: ``Settings.kb_search_reranking`` off) and after it (the default since ADR 0041's
+    session-10 update)."""
     semantic.configure(enabled=not on)
 
 

@@ -22,12 +22,20 @@ import opora.models  # noqa: F401
 from opora.app import create_app
 from opora.config import Settings
 from opora.db import Base, Database
+from opora.kb.search import semantic
 from opora.migrate import upgrade
 from opora.runtime import Runtime, build_runtime
 from tests.support import factories, services
 from tests.support.settings import settings_for
 
 BACKEND = os.environ.get("OPORA_TEST_BACKEND", "sqlite")
+
+
+@pytest.fixture(autouse=True)
+def _reranking_as_the_test_leaves_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A runtime built with the default settings switches re-ranking on for the whole process
+    (a serving process has one desk); undone after each test so that it does not carry over."""
+    monkeypatch.setattr(semantic, "ENABLED", semantic.ENABLED)
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ import httpx
 import pytest
 
 from opora.kb.search import repository
-from opora.kb.search import service as search
 from tests.kb.conftest import PUBLIC, hit_ids, make_article
 from tests.support.factories import Desk
 
@@ -26,10 +25,6 @@ async def test_a_rare_word_outranks_a_common_one_in_titles(
     query = {"q": "мой заказ в ПВЗ"}
     assert hit_ids(await client.get(f"{PUBLIC}/search", params=query))[0] == pickup["id"]
     if backend == "postgres":
-        # The lever left off: a share of IDF in the ranking (its SQL, on PostgreSQL only).
-        monkeypatch.setattr(search, "FULL_TEXT_IDF_SHARE", 0.3)
-        assert hit_ids(await client.get(f"{PUBLIC}/search", params=query))[0] == pickup["id"]
         # What PostgreSQL ranked before: a title match 3.3 times a body match.
-        monkeypatch.setattr(search, "FULL_TEXT_IDF_SHARE", None)
         monkeypatch.setattr(repository, "_PG_WEIGHTS", "{0.1, 0.2, 0.3, 1.0}")
         assert hit_ids(await client.get(f"{PUBLIC}/search", params=query))[0] != pickup["id"]

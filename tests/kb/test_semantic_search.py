@@ -154,9 +154,10 @@ def test_the_setting_switches_reranking_on_for_the_process(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(semantic, "ENABLED", False)
-    build_runtime(Settings(data_dir=tmp_path, _env_file=None))  # type: ignore[call-arg]
+    build_runtime(Settings(data_dir=tmp_path, kb_search_reranking=False, _env_file=None))  # type: ignore[call-arg]
     assert semantic.ENABLED is False
-    build_runtime(Settings(data_dir=tmp_path, kb_search_reranking=True, _env_file=None))  # type: ignore[call-arg]
+    # On unless a desk turns it off.
+    build_runtime(Settings(data_dir=tmp_path, _env_file=None))  # type: ignore[call-arg]
     assert semantic.ENABLED is True
 
 

@@ -19,5 +19,8 @@ def settings_for(data_dir: Path, database_url: str, *, redis_url: str | None = N
         # would freeze test objects between them. tests/ops/test_collector.py tests the policy and
         # the browser tests' server process runs it.
         gc_young_objects=0,
+        # Re-ranking loads the 150 MB sentence encoder; the tests that need vectors switch it on
+        # with a small stand-in encoder, and tests/kb/test_default_reranking.py runs the real one.
+        kb_search_reranking=False,
         _env_file=None,  # type: ignore[call-arg]
     )

@@ -17,6 +17,10 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Float,
+    Integer,
+    String,
+    Text,
     and_,
     bindparam,
     case,
@@ -31,6 +35,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -186,7 +191,7 @@ def _filters(scope: Scope, on: type[KbSearchDoc] | type[KbArticle]) -> list[Colu
 _FTS = table(FTS_TABLE, column("rowid"))
 
 
-def _ranked(expression: str, scope: Scope, *, is_sqlite: bool) -> Select[Any]:
+def _ranked(scope: Scope, *, is_sqlite: bool) -> Select[Any]:
     """(article id, score) of the full-text matches in scope, best first; higher is better."""
     score: ColumnElement[Any]
     if is_sqlite:
@@ -197,11 +202,11 @@ def _ranked(expression: str, scope: Scope, *, is_sqlite: bool) -> Select[Any]:
         return (
             select(KbSearchDoc.article_id.label("id"), score.label("score"))
             .join(_FTS, _FTS.c.rowid == KbSearchDoc.article_id)
-            .where(literal_column(FTS_TABLE).op("MATCH")(bindparam("expression", expression)))
+            .where(literal_column(FTS_TABLE).op("MATCH")(bindparam("expression", type_=String)))
             .where(*_filters(scope, KbSearchDoc))
             .order_by(literal_column("score").desc(), KbSearchDoc.article_id)
         )
-    tsquery = func.to_tsquery(literal_column("'simple'"), bindparam("expression", expression))
+    tsquery = func.to_tsquery(literal_column("'simple'"), bindparam("expression", type_=String))
     score = func.ts_rank(literal_column(f"'{_PG_WEIGHTS}'"), KbSearchDoc.tsv, tsquery, PG_NORMALIZATION)
     # Filtered on the articles, not on the docs' copies: given those columns, the planner
     # (underestimating a prefix match) scanned their index in full instead of the GIN index,
@@ -257,9 +262,15 @@ async def restore_plan(uow: UnitOfWork) -> None:
 
 
 async def search(
-    uow: UnitOfWork, expression: str, scope: Scope, *, limit: int
+    uow: UnitOfWork,
+    expression: str,
+    scope: Scope,
+    *,
+    limit: int,
+    weighted: Sequence[tuple[Sequence[str], float]] = (),
 ) -> list[tuple[KbArticle, float]]:
-    """(article, score) best first; a higher score is better on both backends.
+    """(article, score) best first; a higher score is better on both backends. ``weighted``
+    (PostgreSQL only) re-scores the matches as ``rank_ids`` does.
 
     The ranking reads only the index and the docs' copies of visibility (SQLite); the articles
     themselves are read for the few ids that made the cut (reading them for every match, to
@@ -269,15 +280,13 @@ async def search(
     if uow.is_sqlite:
         await ensure_index(uow)
     await _plan_with_index(uow)
-    # The winners' articles join the ranking from outside its LIMIT: one statement, and only
-    # the few articles shown are read and built.
-    top = _ranked(expression, scope, is_sqlite=uow.is_sqlite).limit(limit).subquery("ranked")
-    stmt = (
-        select(KbArticle, top.c.score)
-        .join(top, top.c.id == KbArticle.id)
-        .order_by(top.c.score.desc(), KbArticle.id)
-    )
-    rows = (await uow.session.execute(stmt)).all()
+    rescored = bool(weighted) and not uow.is_sqlite
+    values = {
+        "expression": expression,
+        "limit": limit,
+        **(_weighted_values(weighted) if rescored else {}),
+    }
+    rows = (await uow.session.execute(_statement("articles", scope, uow.is_sqlite, rescored), values)).all()
     return [(row[0], float(row[1])) for row in rows]
 
 
@@ -288,7 +297,6 @@ async def rank_ids(
     *,
     limit: int,
     weighted: Sequence[tuple[Sequence[str], float]] = (),
-    blend: float | None = None,
 ) -> list[tuple[int, float]]:
     """The full-text ranking's top ``limit`` as (id, score), no article read.
 
@@ -296,53 +304,103 @@ async def rank_ids(
     ts_rank knows no document frequencies, so a common word («заказ») counts as much as a rare
     one («крепеж»); the ``RESCORED`` best by ts_rank are scored again as the IDF-weighted sum of
     each clause's ts_rank (BM25's idea, as SQLite's bm25 has it), which costs a few ts_rank calls
-    on those rows only. ``blend``: the IDF score's share, each score taken as a fraction of the
-    query's best, beside ts_rank's (None: the IDF score alone).
+    on those rows only.
     """
     if uow.is_sqlite:
         await ensure_index(uow)
     await _plan_with_index(uow)
-    if uow.is_sqlite or not weighted:
-        stmt = _ranked(expression, scope, is_sqlite=uow.is_sqlite).limit(limit)
-        return [(int(row[0]), float(row[1])) for row in (await uow.session.execute(stmt)).all()]
-    inner = (
-        _ranked(expression, scope, is_sqlite=False)
+    rescored = bool(weighted) and not uow.is_sqlite
+    values = {
+        "expression": expression,
+        "limit": limit,
+        **(_weighted_values(weighted) if rescored else {}),
+    }
+    rows = (await uow.session.execute(_statement("ids", scope, uow.is_sqlite, rescored), values)).all()
+    return [(int(row[0]), float(row[1])) for row in rows]
+
+
+# Built statements by what shapes them. Building a ranking statement (joins, filters, the
+# re-scoring's CTE and unnest) cost more client CPU than running it: ~2.5 of the ~3.9 ms a
+# re-ranked PostgreSQL search spent in its ranking call (10,000 articles, bench/kb_search.py). The query's text, the limit and the
+# re-scoring's arrays are bound at execution, so one object serves every query of a scope.
+_STATEMENTS: dict[tuple[Any, ...], Select[Any]] = {}
+STATEMENTS_MAX = 64
+
+
+def _statement(kind: str, scope: Scope, is_sqlite: bool, rescored: bool) -> Select[Any]:
+    """``ids``: (id, score) of the best matches; ``articles``: (article, score) of them."""
+    # The weights are module settings the benchmarks and tests change, so they are in the key.
+    key = (kind, scope, is_sqlite, rescored, TITLE_WEIGHT, _PG_WEIGHTS, PG_NORMALIZATION, RESCORED)
+    stmt = _STATEMENTS.get(key)
+    if stmt is not None:
+        return stmt
+    ranking = _weighted(scope) if rescored else _ranked(scope, is_sqlite=is_sqlite)
+    stmt = ranking.limit(bindparam("limit", type_=Integer))
+    if kind == "articles":
+        # The winners' articles join the ranking from outside its LIMIT: one statement, and only
+        # the few articles shown are read and built.
+        top = stmt.subquery("ranked")
+        stmt = (
+            select(KbArticle, top.c.score)
+            .join(top, top.c.id == KbArticle.id)
+            .order_by(top.c.score.desc(), KbArticle.id)
+        )
+    if len(_STATEMENTS) >= STATEMENTS_MAX:
+        _STATEMENTS.clear()
+    _STATEMENTS[key] = stmt
+    return stmt
+
+
+def _weighted_values(weighted: Sequence[tuple[Sequence[str], float]]) -> dict[str, Any]:
+    """The parameters of ``_weighted``: every alternative of every clause, its clause's number
+    and IDF, as three parallel arrays."""
+    numbers = [n for n, (alternatives, _) in enumerate(weighted) for _ in alternatives]
+    return {
+        "clause_numbers": numbers,
+        "alternatives": [a for alternatives, _ in weighted for a in alternatives],
+        "idfs": [weighted[n][1] for n in numbers],
+    }
+
+
+def _weighted(scope: Scope) -> Select[Any]:
+    """The IDF re-scoring of ``rank_ids`` as one statement whose text depends on the scope alone.
+
+    The clauses' alternatives and weights travel as three parallel arrays, unnested beside the
+    ``RESCORED`` best rows: a statement with one term per alternative was a new shape for every
+    query length, which the client built and compiled and PostgreSQL planned on every search.
+    """
+    # RESCORED is not below service.MAX_LIMIT, so a page is never cut short here.
+    matched = (
+        _ranked(scope, is_sqlite=False)
         .add_columns(KbSearchDoc.tsv.label("tsv"))
-        .limit(max(limit, RESCORED))
-        .subquery("matched")
+        .limit(RESCORED)
+        .cte("matched")
     )
-    weights: ColumnElement[Any] = literal_column(f"'{_PG_WEIGHTS}'")
-
-    def rank(n: int, k: int, alternative: str) -> ColumnElement[Any]:
-        tsquery = func.to_tsquery(literal_column("'simple'"), bindparam(f"c{n}_{k}", alternative))
-        return func.ts_rank(weights, inner.c.tsv, tsquery, PG_NORMALIZATION)
-
+    alternatives = (
+        func.unnest(
+            bindparam("clause_numbers", type_=ARRAY(Integer)),
+            bindparam("alternatives", type_=ARRAY(Text)),
+            bindparam("idfs", type_=ARRAY(Float)),
+        )
+        .table_valued("clause", "alternative", "idf")
+        .render_derived(name="alternative")
+    )
+    rank = func.ts_rank(
+        literal_column(f"'{_PG_WEIGHTS}'"),
+        matched.c.tsv,
+        func.to_tsquery(literal_column("'simple'"), alternatives.c.alternative),
+        PG_NORMALIZATION,
+    )
     # A clause scores as its best alternative: ts_rank of the whole clause divides by how many
     # words it holds, so a synonym group's four phrases counted a quarter of a plain word.
-    terms = [
-        (
-            rank(n, 0, alternatives[0])
-            if len(alternatives) == 1
-            else func.greatest(*(rank(n, k, a) for k, a in enumerate(alternatives)))
-        )
-        * bindparam(f"w{n}", idf)
-        for n, (alternatives, idf) in enumerate(weighted)
-    ]
-    total: ColumnElement[Any] = sum(terms[1:], terms[0])
-    if blend is not None:
-        # Each ranking's share of its best, mixed: ts_rank alone favours common words, the IDF sum
-        # alone drowns them (see ``blend`` above).
-        best_rank = func.nullif(func.max(inner.c.score).over(), 0)
-        best_weighted = func.nullif(func.max(total).over(), 0)
-        total = (1 - blend) * func.coalesce(inner.c.score / best_rank, 0) + blend * func.coalesce(
-            total / best_weighted, 0
-        )
-    stmt = (
-        select(inner.c.id, total.label("weighted"))
-        .order_by(literal_column("weighted").desc(), inner.c.id)
-        .limit(limit)
+    clauses = (
+        select(matched.c.id, (func.max(rank) * func.max(alternatives.c.idf)).label("best"))
+        .select_from(matched.join(alternatives, literal_column("true")))
+        .group_by(matched.c.id, alternatives.c.clause)
+        .subquery("clauses")
     )
-    return [(int(row[0]), float(row[1])) for row in (await uow.session.execute(stmt)).all()]
+    score = func.sum(clauses.c.best).label("score")
+    return select(clauses.c.id, score).group_by(clauses.c.id).order_by(score.desc(), clauses.c.id)
 
 
 async def document_frequencies(
@@ -351,20 +409,31 @@ async def document_frequencies(
     """How many indexed articles there are (``total`` when the caller knows it) and how many
     match each clause (PostgreSQL). Planned as PostgreSQL likes: one clause's count is a GIN
     bitmap anyway, and all the rows' count is cheaper by a sequential scan."""
-    docs = [select(func.count()).select_from(KbSearchDoc).scalar_subquery()] if total is None else []
-    counts = [
+    if not clauses:
+        if total is None:
+            total = int(await uow.session.scalar(select(func.count()).select_from(KbSearchDoc)) or 0)
+        return total, []
+    # One statement text for any number of clauses (an array, unnested in order): a new shape
+    # per query length was compiled by the client and planned by the server every time.
+    clause = (
+        func.unnest(bindparam("clauses", list(clauses), type_=ARRAY(Text)))
+        .table_valued("clause", with_ordinality="position")
+        .render_derived(name="clause")
+    )
+    matching = (
         select(func.count())
         .select_from(KbSearchDoc)
-        .where(
-            KbSearchDoc.tsv.op("@@")(func.to_tsquery(literal_column("'simple'"), bindparam(f"c{n}", clause)))
-        )
+        .where(KbSearchDoc.tsv.op("@@")(func.to_tsquery(literal_column("'simple'"), clause.c.clause)))
         .scalar_subquery()
-        for n, clause in enumerate(clauses)
-    ]
-    row = (await uow.session.execute(select(*docs, *counts))).one()
+    )
+    columns = [matching]
     if total is None:
-        return int(row[0]), [int(v) for v in row[1:]]
-    return total, [int(v) for v in row]
+        columns.append(select(func.count()).select_from(KbSearchDoc).scalar_subquery())
+    counted = select(*columns).select_from(clause).order_by(clause.c.position)
+    rows = (await uow.session.execute(counted)).all()
+    if total is None:
+        total = int(rows[0][1]) if rows else 0
+    return total, [int(row[0]) for row in rows]
 
 
 async def articles_in_scope(uow: UnitOfWork, ids: Sequence[int], scope: Scope) -> dict[int, KbArticle]:

@@ -72,19 +72,6 @@ _frequencies: weakref.WeakKeyDictionary[Database, dict[str, tuple[float, int, in
     weakref.WeakKeyDictionary()
 )
 _ALL_DOCS = ""
-# PostgreSQL without re-ranking, a measured lever left off: with a share S, a query of two
-# clauses or more is ranked by (1 - S) × its ts_rank's share of the query's best + S × its
-# IDF-weighted score's share; None ranks by ts_rank alone. ts_rank knows no document frequency,
-# so «заказ» (in a third of the bench's Russian articles) counted as much as «ПВЗ» (in one). IDF
-# alone found those (ru train+validation recall@3 0.844 → 0.879) but drowned the words that name
-# the topic in the bench's English articles, where "account" is in 23 of 27 and "customer" in
-# all (en 0.950 → 0.927 on a third of validation). With the starter synonyms and the title weight
-# 0.6, S = 0.3 gave ru 0.884 / en 0.956 on train+validation (0.871 / 0.957 without) and 0.857 on
-# the ru test split, but doubled the process CPU of a search at 10,000 articles (11–12 → 21 ms:
-# the document-frequency statement and the re-scoring statement, both of a new shape for every
-# query length, and the winners read by a third statement). Off until that is cheaper.
-# Re-ranking always uses the IDF score alone: its fusion was tuned on that.
-FULL_TEXT_IDF_SHARE: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,21 +230,16 @@ async def _find(
     expression = query.fts5_expression(parsed) if uow.is_sqlite else query.tsquery_expression(parsed)
     # One clause's IDF scales every score alike: its order, and the fusion's shares of the best
     # score, are those of ts_rank, so neither its document frequency nor the re-scoring is needed.
-    blend = None if semantic.ENABLED else FULL_TEXT_IDF_SHARE
-    idf = (
-        not uow.is_sqlite
-        and (semantic.ENABLED or FULL_TEXT_IDF_SHARE is not None)
-        and len(parsed.clauses) > 1
-    )
+    idf = semantic.ENABLED and not uow.is_sqlite and len(parsed.clauses) > 1
     weighted = await _clause_weights(uow, parsed) if idf else []
-    if index.empty and not weighted:
-        found = await repository.search(uow, expression, scope, limit=limit)
+    if index.empty:
+        found = await repository.search(uow, expression, scope, limit=limit, weighted=weighted)
         return found, len(found)
-    wide = limit if index.empty else max(limit, LEXICAL_CANDIDATES)
-    lexical = await repository.rank_ids(uow, expression, scope, limit=wide, weighted=weighted, blend=blend)
+    wide = max(limit, LEXICAL_CANDIDATES)
+    lexical = await repository.rank_ids(uow, expression, scope, limit=wide, weighted=weighted)
     # The query is encoded only when full-text is unsure: encoding is most of what re-ranking
     # costs, and a clear full-text winner stays first after the fusion anyway.
-    sure = index.empty or (encoding is None and semantic.clear_winner(lexical))
+    sure = encoding is None and semantic.clear_winner(lexical)
     vector = None
     if not sure:
         try:
@@ -265,7 +247,7 @@ async def _find(
         except Exception:
             # A broken encoder must not break search: the full-text ranking alone is an answer.
             _log.exception("kb search: the query encoder failed; full-text ranking only")
-    elif not index.empty:
+    else:
         semantic.STATS.skipped += 1
     if vector is None:
         shown = await repository.articles_by_ids(uow, [article_id for article_id, _ in lexical[:limit]])
