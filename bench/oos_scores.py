@@ -13,8 +13,13 @@ phrases of intents CLINC150 does not have as extra "not ours" training phrases. 
 chosen on val half A with the choose side of each scenario only, and judged on val half B
 (`judge`).
 
+Third round (`--mixup N`, `--round 3`): feature-space pseudo-outliers (Zhan et al. 2021), N
+extra "not ours" rows made as convex combinations of two training phrases of different intents,
+each part of the row (USE, MiniLM, character n-grams) mixed and made unit-length again; and
+per-intent thresholds (DOC, Shu et al. 2017) from each intent's own margins on val half A.
+
 Usage: OPORA_BENCH_CACHE=... OPORA_BENCH_DATA=... .venv/bin/python bench/oos_scores.py [--train-only]
-       [--synthetic N | --negatives bitext] [--round 2]
+       [--synthetic N | --negatives bitext | --mixup N] [--round 2 | --round 3]
 """
 
 from __future__ import annotations
@@ -24,19 +29,24 @@ import hashlib
 import importlib.util
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import sparse  # type: ignore[import-untyped]
 from scipy.special import logsumexp  # type: ignore[import-untyped]
 from sklearn.covariance import LedoitWolf  # type: ignore[import-untyped]
+from sklearn.exceptions import ConvergenceWarning  # type: ignore[import-untyped]
+from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
 from opora.bot import engine
-from opora.bot.classifier import IntentModel
+from opora.bot.classifier import IntentModel, Params
 from opora.bot.embeddings import make_embedder
 from opora.bot.models import OUT_OF_SCOPE
+from opora.kit.char_ngrams import vocabulary
 
 _spec = importlib.util.spec_from_file_location("bench_bot", Path(__file__).with_name("bot.py"))
 assert _spec
@@ -66,6 +76,18 @@ BITEXT_OVERLAP = frozenset(
 )  # fmt: skip
 # The weights `judge` chooses from for "score - w x standardised Mahalanobis distance".
 WEIGHTS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+# Round 3. Pseudo-outliers: MIXUP mixed rows per fold model (0 = off); the counts `--round 3` reads,
+# fixed before any of their results was seen; the mixing share a of the first phrase is uniform in
+# MIX_SHARE.
+MIXUP = 0
+MIXUP_COUNTS = (500, 2000, 5000)
+MIX_SHARE = (0.3, 0.7)
+# Per-intent thresholds: an intent's spread of margins is floored at this, so that an intent whose
+# ~10 half-A phrases all sit at 0.99 does not turn a 0.95 into a far outlier (fixed beforehand).
+SPREAD_FLOOR = 0.02
+# Blend weights for "margin - w x (an intent's mean margin, or mean - sd, minus the intents' average)":
+# the intent's threshold is the global one moved by w times how far its own margins sit from the rest.
+BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 CP80 = bb.PROTOCOLS["Clopper-Pearson 80%"]
 
 
@@ -139,8 +161,9 @@ def logits(model: IntentModel, texts: list[str], emb: NDArray[np.float32]) -> ND
 def model_logits(split, folds, subset) -> dict[str, NDArray[Any]]:  # type: ignore[no-untyped-def]
     tr_x, tr_y = split["train"]
     oos_x = [*split["oos_train"][0], *split["oos_val"][0]]
+    mix = f"|mix{MIXUP}:{MIX_SHARE}" if MIXUP else ""
     key = hashlib.sha256(
-        f"{bb.EMBEDDER.name}|{subset}|{[f.tolist() for f in folds]}|{SYNTHETIC}{NEGATIVES and f'|{NEGATIVES}{BITEXT_N}'}".encode()
+        f"{bb.EMBEDDER.name}|{subset}|{[f.tolist() for f in folds]}|{SYNTHETIC}{NEGATIVES and f'|{NEGATIVES}{BITEXT_N}'}{mix}".encode()
     ).hexdigest()[:24]
     path = bb.CACHE / f"oosx-{key}.npz"
     if path.exists():
@@ -154,7 +177,10 @@ def model_logits(split, folds, subset) -> dict[str, NDArray[Any]]:  # type: igno
     if NEGATIVES == "bitext":
         more_x, more_emb, _ = bitext_negatives(bb.embed(tr_x))
         neg_x, neg_emb = [*neg_x, *more_x], np.concatenate([neg_emb, more_emb])
-    model = engine.train_model(tr_x, tr_y, bb.embed(tr_x), neg_x, neg_emb, encoder=bb.EMBEDDER.name)
+    if MIXUP:
+        model = train_with_mixed(tr_x, tr_y, bb.embed(tr_x), neg_x, neg_emb, MIXUP)
+    else:
+        model = engine.train_model(tr_x, tr_y, bb.embed(tr_x), neg_x, neg_emb, encoder=bb.EMBEDDER.name)
     got = {
         "oos": logits(model, oos_x, oos_emb),
         "val": logits(model, split["val"][0], bb.embed(split["val"][0])),
@@ -162,6 +188,68 @@ def model_logits(split, folds, subset) -> dict[str, NDArray[Any]]:  # type: igno
     }
     np.savez(path, **got)  # type: ignore[arg-type]
     return got
+
+
+def mixed_pairs(
+    labels: list[str], n: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """n seeded pairs of training rows of different intents, and the share of the first in each."""
+    rng = np.random.default_rng(0)
+    y = np.asarray(labels)
+    first = rng.integers(len(y), size=n)
+    second = rng.integers(len(y), size=n)
+    # Redraw the partner until it belongs to another intent (about 1 in 150 draws needs it).
+    same = y[first] == y[second]
+    while same.any():
+        second[same] = rng.integers(len(y), size=int(same.sum()))
+        same = y[first] == y[second]
+    return first, second, rng.uniform(*MIX_SHARE, size=n)
+
+
+def unit_rows(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    out: NDArray[np.float64] = x / np.maximum(norms, 1e-12)
+    return out
+
+
+def train_with_mixed(tr_x: list[str], tr_y: list[str], tr_emb: NDArray[np.float32], neg_x: list[str],
+                     neg_emb: NDArray[np.float32], n: int) -> IntentModel:  # fmt: skip
+    """engine.train_model's model (the intents, the "not ours" phrases as a class, classifier.train's
+    fit) with n more "not ours" rows that have no text: each mixes two training phrases of different
+    intents in every part of the feature row. Each part is made unit-length again, as the encoders
+    and the n-gram tf-idf make every real row, so a mixed row differs from real ones by direction
+    only, not by a shorter length the regression could key on."""
+    params = Params()
+    texts = [*tr_x, *neg_x]
+    labels = [*tr_y, *([OUT_OF_SCOPE] * len(neg_x))]
+    emb = np.concatenate([tr_emb, neg_emb])
+    classes = sorted(set(labels))
+    cols, idf = vocabulary(texts, params.ngram_min, params.ngram_max)
+    model = IntentModel(classes=classes, coef=np.zeros((len(classes), emb.shape[1] + len(cols)), dtype=np.float32),
+                        intercept=np.zeros(len(classes), dtype=np.float32), cols=cols, idf=idf, params=params,
+                        encoder=bb.EMBEDDER.name)  # fmt: skip
+    first, second, share = mixed_pairs(tr_y, n)
+    a = share[:, None]
+    dense = np.asarray(tr_emb, dtype=np.float64)
+    mixed = np.hstack([unit_rows(a * dense[first, part] + (1 - a) * dense[second, part])
+                       for part in (slice(0, USE_DIM), slice(USE_DIM, None))])  # fmt: skip
+    # The n-gram part stays sparse: tens of thousands of columns.
+    chars = model._chars(tr_x).astype(np.float64)
+    mixed_chars = sparse.diags(share) @ chars[first] + sparse.diags(1 - share) @ chars[second]
+    norms = np.sqrt(np.asarray(mixed_chars.multiply(mixed_chars).sum(axis=1)).ravel())
+    mixed_chars = sparse.diags(1.0 / np.maximum(norms, 1e-12)) @ mixed_chars
+    x = sparse.vstack([
+        model.features(texts, emb),
+        sparse.hstack([sparse.csr_matrix(mixed.astype(np.float32)),
+                       sparse.csr_matrix(mixed_chars.astype(np.float32)) * params.char_weight]),
+    ]).tocsr()  # fmt: skip
+    y = np.asarray([classes.index(label) for label in [*labels, *([OUT_OF_SCOPE] * n)]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # as classifier.train
+        fitted = LogisticRegression(C=params.c, max_iter=params.max_iter).fit(x, y)
+    model.coef = np.asarray(fitted.coef_, dtype=np.float32)
+    model.intercept = np.asarray(fitted.intercept_, dtype=np.float32)
+    return model
 
 
 def softmax(z: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -185,7 +273,9 @@ def neighbour_similarity(emb: NDArray[np.float32], pred: NDArray[np.int64], trai
 
 
 def main() -> None:
-    global SYNTHETIC, NEGATIVES
+    global SYNTHETIC, NEGATIVES, MIXUP
+    if "--mixup" in sys.argv:
+        MIXUP = int(sys.argv[sys.argv.index("--mixup") + 1])
     if "--synthetic" in sys.argv:
         SYNTHETIC = int(sys.argv[sys.argv.index("--synthetic") + 1])
     if "--negatives" in sys.argv:
@@ -197,6 +287,13 @@ def main() -> None:
         print(bitext_negatives(bb.embed(split["train"][0]))[2], flush=True)
     runs = train_all(split, folds)
     if "--train-only" in sys.argv:
+        return
+    if "--round" in sys.argv and sys.argv[sys.argv.index("--round") + 1] == "3":
+        mixed = {}
+        for MIXUP in MIXUP_COUNTS:
+            mixed[MIXUP] = train_all(split, folds)
+        MIXUP = 0
+        round_three(split, folds, runs, mixed)
         return
     if "--round" in sys.argv:
         extra = runs if NEGATIVES else None
@@ -215,7 +312,8 @@ def train_all(split, folds) -> dict[tuple[int, ...], dict[str, NDArray[Any]]]:  
     for subset in wanted:
         start = time.process_time()
         runs[subset] = model_logits(split, folds, subset)
-        print(f"  model with OOS folds {subset}{NEGATIVES and ' + ' + NEGATIVES}: "
+        more = f" + {MIXUP} mixed" if MIXUP else ""
+        print(f"  model with OOS folds {subset}{NEGATIVES and ' + ' + NEGATIVES}{more}: "
               f"{time.process_time() - start:.0f} s CPU", flush=True)  # fmt: skip
     return runs
 
@@ -421,9 +519,7 @@ def round_two(split, folds, runs, extra) -> None:  # type: ignore[no-untyped-def
             for w in ("oos", "val"):
                 oe = base_parts(run, w)
                 scored[s][w].update({f"oe_{k}": v for k, v in oe.items()})
-    every = np.ones(len(gold), dtype=bool)
-    half_a = np.zeros(len(gold), dtype=bool)
-    half_a[np.random.default_rng(2).permutation(len(gold))[: len(gold) // 2]] = True
+    every, half_a = val_halves(len(gold))
     one = (0.0,)
     plain: dict[str, Score] = {
         "M1 -Mahalanobis, use+minilm": lambda d, w: d["maha_all"],
@@ -442,25 +538,100 @@ def round_two(split, folds, runs, extra) -> None:  # type: ignore[no-untyped-def
     margin: Score = lambda d, w: d["margin"]  # noqa: E731
     refs = {"all val": judge(scored, folds, gold, margin, one, every, every),
             "val half B": judge(scored, folds, gold, margin, one, half_a, ~half_a)}  # fmt: skip
+    print_references(refs)
+    for group, weights, choose, check, ref in ((plain, one, every, every, refs["all val"]),
+                                               (weighted, WEIGHTS, half_a, ~half_a, refs["val half B"])):  # fmt: skip
+        for name, score in group.items():
+            # The fold models predict the intent in the same way for every score, and the fresh
+            # phrases a score catches are counted in "3 -> 1".
+            report_row(name, judge(scored, folds, gold, score, weights, choose, check), ref, weights, check)
+
+
+def val_halves(n: int) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """All val rows, and half A (seeded): what chooses a weight; half B judges it."""
+    half_a = np.zeros(n, dtype=bool)
+    half_a[np.random.default_rng(2).permutation(n)[: n // 2]] = True
+    return np.ones(n, dtype=bool), half_a
+
+
+def intent_spread(d: dict[str, NDArray[Any]], gold: NDArray[Any], rows: NDArray[np.bool_]) -> dict[str, Any]:
+    """Per intent, the mean and the spread (floored at SPREAD_FLOOR) of the margins of the val
+    phrases in ``rows`` that the model gets right; an intent with fewer than two such phrases takes
+    the figures of all of them."""
+    right = rows & (d["pred"] == gold)
+    pooled = (float(d["margin"][right].mean()), max(float(d["margin"][right].std()), SPREAD_FLOOR))
+    out = {}
+    for c in np.unique(gold):
+        m = d["margin"][right & (gold == c)]
+        out[c] = (float(m.mean()), max(float(m.std()), SPREAD_FLOOR)) if m.size >= 2 else pooled
+    return out
+
+
+def round_three(split, folds, runs, mixed) -> None:  # type: ignore[no-untyped-def]
+    """Pseudo-outliers (``mixed``: count -> the fold models retrained with that many mixed rows)
+    and per-intent thresholds, judged by `judge` against the margin."""
+    gold = np.asarray(split["val"][1])
+    every, half_a = val_halves(len(gold))
+    scored = {s: {w: base_parts(run, w) for w in ("oos", "val")} for s, run in runs.items()}
+    for s in scored:
+        # Each fold model's own intents' figures, from its margins on half A only.
+        spread = intent_spread(scored[s]["val"], gold, half_a)
+        mean_mu = float(np.mean([mu for mu, _ in spread.values()]))
+        mean_low = float(np.mean([mu - sd for mu, sd in spread.values()]))
+        for w in ("oos", "val"):
+            d = scored[s][w]
+            d["mu"] = np.asarray([spread[c][0] for c in d["pred"]])
+            d["sd"] = np.asarray([spread[c][1] for c in d["pred"]])
+            d["mu_shift"] = d["mu"] - mean_mu
+            d["low_shift"] = d["mu"] - d["sd"] - mean_low
+        for n, runs_n in mixed.items():
+            for w in ("oos", "val"):
+                scored[s][w].update({f"mix{n}_{k}": v for k, v in base_parts(runs_n[s], w).items()})
+    deployed = [tuple(i for i in range(bb.OOS_FOLDS) if i != b) for b in range(bb.OOS_FOLDS)]
+    for label, key in [("margin (ADR 0038)", "pred"), *[(f"{n} mixed rows", f"mix{n}_pred") for n in mixed]]:
+        acc = np.mean([np.mean(scored[s]["val"][key] == gold) for s in deployed])
+        print(f"  {label:24} val accuracy without abstention (3-fold models): {acc:.2%}")
+    one = (0.0,)
+    plain: dict[str, Score] = {}
+    for n in mixed:
+        plain[f"X{n} margin, {n} mixed rows"] = lambda d, w, n=n: d[f"mix{n}_margin"]
+    # The threshold on (margin - mu) / sd is a global k: intent c answers at margin >= mu_c + k sd_c.
+    per_intent: dict[str, tuple[Score, tuple[float, ...]]] = {
+        "P1 (margin - mu_c) / sd_c": (lambda d, w: (d["margin"] - d["mu"]) / d["sd"], one),
+        "P2 margin - w (mu_c - mean mu)": (lambda d, w: d["margin"] - w * d["mu_shift"], BLEND_WEIGHTS),
+        "P3 margin - w (mu_c - sd_c - mean)": (lambda d, w: d["margin"] - w * d["low_shift"], BLEND_WEIGHTS),
+    }
+    margin: Score = lambda d, w: d["margin"]  # noqa: E731
+    refs = {"all val": judge(scored, folds, gold, margin, one, every, every),
+            "val half B": judge(scored, folds, gold, margin, one, half_a, ~half_a)}  # fmt: skip
+    print_references(refs)
+    for name, score in plain.items():
+        report_row(name, judge(scored, folds, gold, score, one, every, every), refs["all val"], one, every)
+    for name, (score, weights) in per_intent.items():
+        r = judge(scored, folds, gold, score, weights, half_a, ~half_a)
+        report_row(name, r, refs["val half B"], weights, ~half_a)
+
+
+def print_references(refs: dict[str, dict[str, Any]]) -> None:
     print(
         "score                                   | on         | fresh caught | 3->1 val | resplits fresh mean  P(>=85%)  val | vs margin 3->1 / resplits | weights chosen"
     )
     for label, ref in refs.items():
         print(f"{'margin (ADR 0038)':40}| {label:10} | {ref['caught']:5}/200    | {ref['val_31']:7.2%} |"
               f" {ref['fresh_mean']:10.1%} {ref['p85']:9.1%} {ref['val_rs']:7.2%} |")  # fmt: skip
-    for group, weights, choose, check, ref in ((plain, one, every, every, refs["all val"]),
-                                               (weighted, WEIGHTS, half_a, ~half_a, refs["val half B"])):  # fmt: skip
-        for name, score in group.items():
-            # The fold models predict the intent in the same way for every score, and the fresh
-            # phrases a score catches are counted in "3 -> 1".
-            r = judge(scored, folds, gold, score, weights, choose, check)
-            d31, drs = 100 * (r["val_31"] - ref["val_31"]), 100 * (r["val_rs"] - ref["val_rs"])
-            passed = d31 >= 0.3 and drs >= 0.3 and r["caught"] >= ref["caught"]
-            on = "all val" if check.all() else "val half B"
-            print(f"{name:40}| {on:10} | {r['caught']:5}/200    | {r['val_31']:7.2%} | {r['fresh_mean']:10.1%}"
-                  f" {r['p85']:9.1%} {r['val_rs']:7.2%} | {d31:+.2f} / {drs:+.2f} {'PASS' if passed else 'fail'}"
-                  f" | {r['weights_31'] if len(weights) > 1 else ''} {r['weights_rs'] if len(weights) > 1 else ''}",
-                  flush=True)  # fmt: skip
+
+
+def report_row(name: str, r: dict[str, Any], ref: dict[str, Any], weights: tuple[float, ...],
+               check: NDArray[np.bool_]) -> None:  # fmt: skip
+    """One line of the table, with the adoption rule applied against ``ref`` (the margin judged
+    on the same rows)."""
+    d31, drs = 100 * (r["val_31"] - ref["val_31"]), 100 * (r["val_rs"] - ref["val_rs"])
+    passed = d31 >= 0.3 and drs >= 0.3 and r["caught"] >= ref["caught"]
+    on = "all val" if check.all() else "val half B"
+    print(f"{name:40}| {on:10} | {r['caught']:5}/200    | {r['val_31']:7.2%} | {r['fresh_mean']:10.1%}"
+          f" {r['p85']:9.1%} {r['val_rs']:7.2%} | {d31:+.2f} / {drs:+.2f} {'PASS' if passed else 'fail'}"
+          f" | {r['weights_31'] if len(weights) > 1 else ''} {r['weights_rs'] if len(weights) > 1 else ''}",
+          flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
