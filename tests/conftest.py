@@ -32,10 +32,14 @@ BACKEND = os.environ.get("OPORA_TEST_BACKEND", "sqlite")
 
 
 @pytest.fixture(autouse=True)
-def _reranking_as_the_test_leaves_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def _reranking_as_the_test_found_it() -> Iterator[None]:
     """A runtime built with the default settings switches re-ranking on for the whole process
-    (a serving process has one desk); undone after each test so that it does not carry over."""
-    monkeypatch.setattr(semantic, "ENABLED", semantic.ENABLED)
+    (a serving process has one desk); put back after each test so that it does not carry over.
+    Not with ``monkeypatch``: an autouse fixture asking for it would undo every test's patches
+    after the runtime closed, so a bus a test swapped out would come back unclosed."""
+    before = semantic.ENABLED
+    yield
+    semantic.ENABLED = before
 
 
 @pytest.fixture(scope="session")
