@@ -158,7 +158,12 @@ def tsquery_alternatives(query: ParsedQuery) -> list[list[str]]:
 
 def tsquery_clauses(query: ParsedQuery) -> list[str]:
     """One tsquery per clause: what PostgreSQL weighs by its document frequency."""
-    return [" | ".join(terms) for terms in tsquery_alternatives(query)]
+    return either_of(tsquery_alternatives(query))
+
+
+def either_of(alternatives: list[list[str]]) -> list[str]:
+    """Each clause's alternatives joined into one tsquery that matches any of them."""
+    return [" | ".join(terms) for terms in alternatives]
 
 
 def tsquery_expression(query: ParsedQuery) -> str:

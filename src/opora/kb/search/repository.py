@@ -277,16 +277,7 @@ async def search(
     filter and to carry their text through the sort, was about a third of the statement's SQL
     time at 10,000 articles, and more for queries matching thousands).
     """
-    if uow.is_sqlite:
-        await ensure_index(uow)
-    await _plan_with_index(uow)
-    rescored = bool(weighted) and not uow.is_sqlite
-    values = {
-        "expression": expression,
-        "limit": limit,
-        **(_weighted_values(weighted) if rescored else {}),
-    }
-    rows = (await uow.session.execute(_statement("articles", scope, uow.is_sqlite, rescored), values)).all()
+    rows = await _ranking_rows(uow, "articles", expression, scope, limit, weighted)
     return [(row[0], float(row[1])) for row in rows]
 
 
@@ -306,23 +297,32 @@ async def rank_ids(
     each clause's ts_rank (BM25's idea, as SQLite's bm25 has it), which costs a few ts_rank calls
     on those rows only.
     """
+    rows = await _ranking_rows(uow, "ids", expression, scope, limit, weighted)
+    return [(int(row[0]), float(row[1])) for row in rows]
+
+
+async def _ranking_rows(
+    uow: UnitOfWork,
+    kind: str,
+    expression: str,
+    scope: Scope,
+    limit: int,
+    weighted: Sequence[tuple[Sequence[str], float]],
+) -> list[Any]:
+    """Runs the ``kind`` statement of ``_statement`` for one query (``search`` and ``rank_ids``)."""
     if uow.is_sqlite:
         await ensure_index(uow)
     await _plan_with_index(uow)
     rescored = bool(weighted) and not uow.is_sqlite
-    values = {
-        "expression": expression,
-        "limit": limit,
-        **(_weighted_values(weighted) if rescored else {}),
-    }
-    rows = (await uow.session.execute(_statement("ids", scope, uow.is_sqlite, rescored), values)).all()
-    return [(int(row[0]), float(row[1])) for row in rows]
+    values = {"expression": expression, "limit": limit, **(_weighted_values(weighted) if rescored else {})}
+    return list((await uow.session.execute(_statement(kind, scope, uow.is_sqlite, rescored), values)).all())
 
 
 # Built statements by what shapes them. Building a ranking statement (joins, filters, the
 # re-scoring's CTE and unnest) cost more client CPU than running it: ~2.5 of the ~3.9 ms a
-# re-ranked PostgreSQL search spent in its ranking call (10,000 articles, bench/kb_search.py). The query's text, the limit and the
-# re-scoring's arrays are bound at execution, so one object serves every query of a scope.
+# re-ranked PostgreSQL search spent in its ranking call (10,000 articles, bench/kb_search.py).
+# The query's text, the limit and the re-scoring's arrays are bound at execution, so one object
+# serves every query of a scope.
 _STATEMENTS: dict[tuple[Any, ...], Select[Any]] = {}
 STATEMENTS_MAX = 64
 
@@ -409,10 +409,9 @@ async def document_frequencies(
     """How many indexed articles there are (``total`` when the caller knows it) and how many
     match each clause (PostgreSQL). Planned as PostgreSQL likes: one clause's count is a GIN
     bitmap anyway, and all the rows' count is cheaper by a sequential scan."""
+    everything = select(func.count()).select_from(KbSearchDoc)
     if not clauses:
-        if total is None:
-            total = int(await uow.session.scalar(select(func.count()).select_from(KbSearchDoc)) or 0)
-        return total, []
+        return (total if total is not None else int(await uow.session.scalar(everything) or 0)), []
     # One statement text for any number of clauses (an array, unnested in order): a new shape
     # per query length was compiled by the client and planned by the server every time.
     clause = (
@@ -428,7 +427,7 @@ async def document_frequencies(
     )
     columns = [matching]
     if total is None:
-        columns.append(select(func.count()).select_from(KbSearchDoc).scalar_subquery())
+        columns.append(everything.scalar_subquery())
     counted = select(*columns).select_from(clause).order_by(clause.c.position)
     rows = (await uow.session.execute(counted)).all()
     if total is None:

@@ -186,11 +186,11 @@ def _remember_known(uow: UnitOfWork, found: Sequence[str]) -> None:
 
 async def _clause_weights(uow: UnitOfWork, parsed: query.ParsedQuery) -> list[tuple[Sequence[str], float]]:
     """(the clause's alternatives as tsqueries, the clause's BM25 IDF) for PostgreSQL's
-    re-scoring. Document frequencies are counted
-    once per clause and kept per process for ``DF_TTL`` seconds: they drift slowly, and counting
-    a common stem's matches on every search is what made IDF too slow before (ADR 0032)."""
+    re-scoring. Document frequencies are counted once per clause and kept per process for
+    ``DF_TTL`` seconds: they drift slowly, and counting a common stem's matches on every search
+    is what made IDF too slow before (ADR 0032)."""
     alternatives = query.tsquery_alternatives(parsed)
-    clauses = [" | ".join(terms) for terms in alternatives]
+    clauses = query.either_of(alternatives)
     cache = _frequencies.setdefault(uow.database, {})
     now = time.monotonic()
     stale = [c for c in dict.fromkeys(clauses) if (hit := cache.get(c)) is None or now - hit[0] > DF_TTL]
